@@ -197,7 +197,10 @@ mod tests {
         let bytes = out.to_vec();
         let p = RtpPacket::parse(Bytes::from(bytes)).unwrap();
         assert!(p.marker);
-        assert_eq!((p.payload_type, p.sequence_number, p.timestamp, p.ssrc), (100, 65535, 42, 7));
+        assert_eq!(
+            (p.payload_type, p.sequence_number, p.timestamp, p.ssrc),
+            (100, 65535, 42, 7)
+        );
         assert_eq!(p.extension(4), Some(&b"1"[..]));
         assert_eq!(p.extension(3), Some(&[0x12, 0x34][..]));
         assert_eq!(p.payload_slice(), &[0, 9, 1, 2, 3]);

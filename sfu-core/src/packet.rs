@@ -316,7 +316,9 @@ mod tests {
     use super::*;
 
     fn packet_with_extensions() -> Vec<u8> {
-        let mut p = vec![0x90, 0x60, 0x12, 0x34, 0, 0, 0x10, 0, 0xde, 0xad, 0xbe, 0xef];
+        let mut p = vec![
+            0x90, 0x60, 0x12, 0x34, 0, 0, 0x10, 0, 0xde, 0xad, 0xbe, 0xef,
+        ];
         // One-byte extensions: id 4 (mid "0"), id 10 (rid "hi"), then padding.
         p.extend_from_slice(&[0xBE, 0xDE, 0x00, 0x02]);
         p.extend_from_slice(&[0x40, b'0', 0xA1, b'h', b'i', 0, 0, 0]);
@@ -352,7 +354,10 @@ mod tests {
     fn truncation_at_every_length_is_an_error_not_a_panic() {
         let full = packet_with_extensions();
         for n in 0..full.len() - 3 {
-            assert!(RtpPacket::parse(Bytes::copy_from_slice(&full[..n])).is_err(), "{n}");
+            assert!(
+                RtpPacket::parse(Bytes::copy_from_slice(&full[..n])).is_err(),
+                "{n}"
+            );
         }
     }
 

@@ -185,8 +185,15 @@ impl SubscriptionPolicy for Simulcast {
         if self.paused {
             return Selection::Pause;
         }
-        let Some(pref) = self.preferred_index(layers) else {
-            return Selection::Pause;
+        // A RID the track does not have is "not available": the fallback
+        // decides, starting from the top.
+        let pref = match (self.preferred_index(layers), self.fallback) {
+            (Some(p), _) => p,
+            (None, Fallback::None) => return Selection::Pause,
+            (None, _) => match layers.len().checked_sub(1) {
+                Some(top) => top,
+                None => return Selection::Pause,
+            },
         };
         let pick = match self.fallback {
             Fallback::None => layers.get(pref).filter(|l| l.active),
@@ -259,7 +266,10 @@ mod tests {
     #[test]
     fn preferred_rid_wins_when_active() {
         let mut p = Simulcast::new(Some("h".into()), Fallback::Auto);
-        assert_eq!(pick(&mut p, &layers([true; 3])), Selection::Layer(LayerIndex(1)));
+        assert_eq!(
+            pick(&mut p, &layers([true; 3])),
+            Selection::Layer(LayerIndex(1))
+        );
     }
 
     #[test]
@@ -285,7 +295,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(pick(&mut p, &layers([true; 3])), Selection::Layer(LayerIndex(1)));
+        assert_eq!(
+            pick(&mut p, &layers([true; 3])),
+            Selection::Layer(LayerIndex(1))
+        );
     }
 
     #[test]
@@ -300,10 +313,24 @@ mod tests {
     }
 
     #[test]
+    fn unknown_rid_falls_back() {
+        let mut p = Simulcast::new(Some("nope".into()), Fallback::Auto);
+        assert_eq!(
+            pick(&mut p, &layers([true; 3])),
+            Selection::Layer(LayerIndex(2))
+        );
+        let mut p = Simulcast::new(Some("nope".into()), Fallback::None);
+        assert_eq!(pick(&mut p, &layers([true; 3])), Selection::Pause);
+    }
+
+    #[test]
     fn hints_change_preference_and_pause() {
         let mut p = Simulcast::new(Some("q".into()), Fallback::Auto);
         p.on_hint(&Hint::PreferRid("f".into()));
-        assert_eq!(pick(&mut p, &layers([true; 3])), Selection::Layer(LayerIndex(2)));
+        assert_eq!(
+            pick(&mut p, &layers([true; 3])),
+            Selection::Layer(LayerIndex(2))
+        );
         p.on_hint(&Hint::Pause(true));
         assert_eq!(pick(&mut p, &layers([true; 3])), Selection::Pause);
     }

@@ -177,7 +177,8 @@ impl RateMeter {
 
     fn advance(&mut self, now: Instant) {
         let epoch = *self.epoch.get_or_insert(now);
-        let slot = (now.saturating_duration_since(epoch).as_millis() / Self::BUCKET.as_millis()) as u64;
+        let slot =
+            (now.saturating_duration_since(epoch).as_millis() / Self::BUCKET.as_millis()) as u64;
         if slot <= self.current {
             return;
         }

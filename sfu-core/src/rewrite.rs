@@ -89,7 +89,10 @@ impl Rewriter {
             self.last_out = Some(out);
             self.last_out_ts = ts;
         }
-        Some(Rewritten { seq: out as u16, ts })
+        Some(Rewritten {
+            seq: out as u16,
+            ts,
+        })
     }
 
     /// A packet of the current layer the subscriber will not get (padding,
@@ -115,7 +118,11 @@ impl Rewriter {
         // Newest segment first: the one that starts at or before `out`.
         self.newest_segments()
             .find(|s| s.out_start <= out)
-            .and_then(|s| u64::try_from(out as i64 - s.delta).ok().map(|i| (s.layer, i)))
+            .and_then(|s| {
+                u64::try_from(out as i64 - s.delta)
+                    .ok()
+                    .map(|i| (s.layer, i))
+            })
     }
 
     /// Maps a publisher packet of `layer` to the sequence number this
@@ -153,11 +160,23 @@ mod tests {
     fn switch_continues_sequence_and_timestamp() {
         let mut r = Rewriter::default();
         r.switch(L0, 100, 1000, 1000);
-        assert_eq!(r.rewrite(100, 1000).unwrap(), Rewritten { seq: 100, ts: 1000 });
+        assert_eq!(
+            r.rewrite(100, 1000).unwrap(),
+            Rewritten { seq: 100, ts: 1000 }
+        );
         assert_eq!(r.rewrite(101, 4000).unwrap().seq, 101);
         r.switch(L1, 5000, 77, 7000);
-        assert_eq!(r.rewrite(5000, 77).unwrap(), Rewritten { seq: 102, ts: 7000 });
-        assert_eq!(r.rewrite(5001, 3077).unwrap(), Rewritten { seq: 103, ts: 10000 });
+        assert_eq!(
+            r.rewrite(5000, 77).unwrap(),
+            Rewritten { seq: 102, ts: 7000 }
+        );
+        assert_eq!(
+            r.rewrite(5001, 3077).unwrap(),
+            Rewritten {
+                seq: 103,
+                ts: 10000
+            }
+        );
         // Old segment's late packet is not forwarded.
         assert_eq!(r.rewrite(4999, 0), None);
     }

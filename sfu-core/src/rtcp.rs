@@ -195,7 +195,14 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let p = parse(&sender_report(5, 1 << 32, 9, 1, 2)).unwrap();
-        assert!(matches!(p[0], Feedback::SenderReport { ssrc: 5, rtp: 9, .. }));
+        assert!(matches!(
+            p[0],
+            Feedback::SenderReport {
+                ssrc: 5,
+                rtp: 9,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Limit};
 use crate::policy::LayerInfo;
-use crate::receive::{RateMeter, ReceiveStats, SeqUnwrap, SenderClock};
+use crate::receive::{RateMeter, ReceiveStats, SenderClock, SeqUnwrap};
 use crate::{LayerIndex, SessionId};
 
 /// Audio or video.
@@ -202,7 +202,9 @@ impl TrackConfig {
         {
             return Err(Error::InvalidTrack("every layer needs a rid or an ssrc"));
         }
-        if self.layers.len() > 1 && self.layers.iter().any(|l| l.rid.is_some()) && self.mid.is_none()
+        if self.layers.len() > 1
+            && self.layers.iter().any(|l| l.rid.is_some())
+            && self.mid.is_none()
         {
             return Err(Error::InvalidTrack(
                 "RID-announced layers need the track's mid",

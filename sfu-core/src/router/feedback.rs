@@ -16,7 +16,12 @@ use rtc_rtcp::reception_report::ReceptionReport;
 
 impl Router {
     /// Feeds one decrypted RTCP compound packet received from `session`.
-    pub fn handle_rtcp(&mut self, now: Instant, session: SessionId, data: Bytes) -> Result<(), Error> {
+    pub fn handle_rtcp(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        data: Bytes,
+    ) -> Result<(), Error> {
         if !self.sessions.contains_key(&session) {
             return Err(Error::UnknownSession(session));
         }
@@ -48,8 +53,12 @@ impl Router {
                         None => self.stats.rtcp_unknown_ssrc += 1,
                     }
                 }
-                Feedback::Nack { media_ssrc, seqs } => self.on_nack(now, session, media_ssrc, &seqs),
-                Feedback::Remb { bitrate_bps, ssrcs } => self.on_remb(now, session, bitrate_bps, &ssrcs),
+                Feedback::Nack { media_ssrc, seqs } => {
+                    self.on_nack(now, session, media_ssrc, &seqs)
+                }
+                Feedback::Remb { bitrate_bps, ssrcs } => {
+                    self.on_remb(now, session, bitrate_bps, &ssrcs)
+                }
                 Feedback::Other => {}
             }
         }
@@ -63,7 +72,14 @@ impl Router {
 
     /// A publisher's SR: remember its clock, and regenerate an SR for every
     /// subscriber receiving that layer, in the subscriber's timestamps.
-    fn on_sender_report(&mut self, now: Instant, session: SessionId, ssrc: u32, ntp: u64, rtp: u32) {
+    fn on_sender_report(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        ssrc: u32,
+        ntp: u64,
+        rtp: u32,
+    ) {
         let Some(route) = self
             .sessions
             .get(&session)
@@ -95,14 +111,25 @@ impl Router {
             self.stats.sender_reports_sent += 1;
             self.outputs.push_back(Output::Rtcp {
                 session: sub.subscriber,
-                packet: rtcp::sender_report(sub.ssrc, ntp, out_rtp, sub.packets_sent, sub.octets_sent),
+                packet: rtcp::sender_report(
+                    sub.ssrc,
+                    ntp,
+                    out_rtp,
+                    sub.packets_sent,
+                    sub.octets_sent,
+                ),
             });
         }
     }
 
     /// Report blocks from a subscriber about what we send it: loss and RTT
     /// for its policy, RTT for the session.
-    fn on_reception_reports(&mut self, now: Instant, session: SessionId, reports: &[ReceptionReport]) {
+    fn on_reception_reports(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        reports: &[ReceptionReport],
+    ) {
         for r in reports.iter().take(31) {
             let Some(id) = self.subscription_by_ssrc(session, r.ssrc) else {
                 continue;
@@ -160,7 +187,8 @@ impl Router {
                 .position(|(k, _)| *k != key)
                 .map_or(mapped.len(), |n| start + n);
             let lost: Vec<u64> = mapped[start..end].iter().map(|(_, e)| *e).collect();
-            self.recovery.on_nack(now, id, key, &lost, &mut self.actions);
+            self.recovery
+                .on_nack(now, id, key, &lost, &mut self.actions);
             start = end;
         }
     }
@@ -172,7 +200,10 @@ impl Router {
         let targets: Vec<SubscriptionId> = if ssrcs.is_empty() {
             s.pulls.clone()
         } else {
-            ssrcs.iter().filter_map(|x| s.out_ssrcs.get(x).copied()).collect()
+            ssrcs
+                .iter()
+                .filter_map(|x| s.out_ssrcs.get(x).copied())
+                .collect()
         };
         for id in targets {
             if let Some(sub) = self.subs.get_mut(&id) {

@@ -22,7 +22,12 @@ impl Router {
     ///
     /// Errors say why the packet was dropped (and are counted in
     /// [`Router::stats`]); they never affect the session.
-    pub fn handle_rtp(&mut self, now: Instant, session: SessionId, data: Bytes) -> Result<(), Error> {
+    pub fn handle_rtp(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        data: Bytes,
+    ) -> Result<(), Error> {
         let result = self.route_rtp(now, session, data);
         if let Err(e) = &result {
             match e {
@@ -45,8 +50,9 @@ impl Router {
             .ok_or(Error::UnknownSession(session))?;
         let route = match s.ssrcs.get(&packet.ssrc) {
             Some(r) => *r,
-            None => bind_by_rid(s, &mut self.tracks, &packet)
-                .ok_or(Error::UnknownSsrc(packet.ssrc))?,
+            None => {
+                bind_by_rid(s, &mut self.tracks, &packet).ok_or(Error::UnknownSsrc(packet.ssrc))?
+            }
         };
         let track = self
             .tracks
@@ -95,8 +101,14 @@ impl Router {
             track: route.track,
             layer: layer_index,
         };
-        self.recovery
-            .on_publisher_packet(now, stream, ext_seq, &packet, route.rtx, &mut self.actions);
+        self.recovery.on_publisher_packet(
+            now,
+            stream,
+            ext_seq,
+            &packet,
+            route.rtx,
+            &mut self.actions,
+        );
 
         if packet.payload_slice().is_empty() {
             self.stats.padding_dropped += 1;
@@ -136,7 +148,10 @@ impl Router {
         };
         let subscribers = track.subscribers.len();
         for i in 0..subscribers {
-            let Some(id) = self.tracks.get(&route.track).and_then(|t| t.subscribers.get(i).copied())
+            let Some(id) = self
+                .tracks
+                .get(&route.track)
+                .and_then(|t| t.subscribers.get(i).copied())
             else {
                 break;
             };
@@ -145,7 +160,13 @@ impl Router {
         Ok(())
     }
 
-    fn forward_to(&mut self, now: Instant, track_id: TrackId, id: SubscriptionId, ctx: &Forward<'_>) {
+    fn forward_to(
+        &mut self,
+        now: Instant,
+        track_id: TrackId,
+        id: SubscriptionId,
+        ctx: &Forward<'_>,
+    ) {
         let Some(track) = self.tracks.get_mut(&track_id) else {
             return;
         };
@@ -223,9 +244,7 @@ impl Router {
             &mut session.transport_cc_seq,
         );
         sub.packets_sent = sub.packets_sent.wrapping_add(1);
-        sub.octets_sent = sub
-            .octets_sent
-            .wrapping_add(ctx.info.payload_len as u32);
+        sub.octets_sent = sub.octets_sent.wrapping_add(ctx.info.payload_len as u32);
         self.stats.rtp_forwarded += 1;
         self.outputs.push_back(Output::Rtp {
             session: sub.subscriber,
@@ -298,7 +317,13 @@ impl Router {
         }
     }
 
-    fn retransmit(&mut self, id: SubscriptionId, stream: StreamKey, ext_seq: u64, packet: &RtpPacket) {
+    fn retransmit(
+        &mut self,
+        id: SubscriptionId,
+        stream: StreamKey,
+        ext_seq: u64,
+        packet: &RtpPacket,
+    ) {
         let Some(sub) = self.subs.get(&id) else {
             return;
         };
@@ -424,8 +449,7 @@ fn request_keyframe(
     let Some(l) = track.layer_mut(layer) else {
         return;
     };
-    if l
-        .last_keyframe_request
+    if l.last_keyframe_request
         .is_some_and(|t| now.saturating_duration_since(t) < interval)
     {
         l.keyframe_requests_suppressed += 1;
@@ -473,9 +497,7 @@ fn switch_timestamp(
         let new = track.layer(to)?.sender_clock?;
         // Express in_ts in the old layer's RTP timeline through wallclock.
         let new_at_old_sr = new.rtp_at(old.ntp, clock);
-        let in_old = old
-            .rtp
-            .wrapping_add(in_ts.wrapping_sub(new_at_old_sr));
+        let in_old = old.rtp.wrapping_add(in_ts.wrapping_sub(new_at_old_sr));
         Some(in_old.wrapping_add(sub.rewriter.ts_delta()))
     });
     let candidate = via_reports.unwrap_or_else(|| {

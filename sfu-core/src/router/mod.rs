@@ -270,7 +270,11 @@ impl Router {
     }
 
     /// Replaces a session's negotiated header extensions (renegotiation).
-    pub fn update_session(&mut self, session: SessionId, config: SessionConfig) -> Result<(), Error> {
+    pub fn update_session(
+        &mut self,
+        session: SessionId,
+        config: SessionConfig,
+    ) -> Result<(), Error> {
         let s = self
             .sessions
             .get_mut(&session)
@@ -388,7 +392,12 @@ impl Router {
 
     /// Closes a published track; every subscriber gets
     /// [`Event::SubscriptionEnded`].
-    pub fn close_track(&mut self, now: Instant, session: SessionId, name: &str) -> Result<(), Error> {
+    pub fn close_track(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        name: &str,
+    ) -> Result<(), Error> {
         let s = self
             .sessions
             .get(&session)

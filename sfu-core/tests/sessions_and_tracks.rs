@@ -1,0 +1,167 @@
+//! Sessions push and pull tracks by (session, name); pulls may wait for a
+//! track; closing ends delivery with events; every refusal is a typed error.
+
+mod common;
+
+use std::time::Instant;
+
+use sfu_core::{
+    Codec, CodecConfig, EndReason, Error, Event, Limit, Limits, PullConfig, Router, RouterConfig,
+    SessionConfig, SubscriptionStatus, TrackConfig,
+};
+
+fn opus_pull(ssrc: u32) -> PullConfig {
+    PullConfig::new(ssrc, vec![CodecConfig::new(111, Codec::Opus)])
+}
+
+#[test]
+fn pulling_before_publish_waits_then_activates() {
+    let now = Instant::now();
+    let mut r = Router::new(RouterConfig::default());
+    let a = r.create_session(now, SessionConfig::default()).unwrap();
+    let b = r.create_session(now, SessionConfig::default()).unwrap();
+    let sub = r.pull_track(now, b, a, "mic", opus_pull(5)).unwrap();
+    assert_eq!(
+        r.subscription(sub).unwrap().status,
+        SubscriptionStatus::Waiting
+    );
+    r.publish_track(now, a, TrackConfig::audio("mic", 1, 111))
+        .unwrap();
+    assert_eq!(
+        r.subscription(sub).unwrap().status,
+        SubscriptionStatus::Active
+    );
+    let events: Vec<Event> = std::iter::from_fn(|| r.poll_event()).collect();
+    assert!(events.contains(&Event::SubscriptionActive {
+        subscriber: b,
+        subscription: sub
+    }));
+    r.handle_rtp(now, a, common::rtp(1, 111, 7, 960, &[], &[1, 2]))
+        .unwrap();
+    assert!(r.poll_output().is_some());
+}
+
+#[test]
+fn typed_errors_for_bad_requests() {
+    let now = Instant::now();
+    let mut r = Router::new(RouterConfig::default());
+    let a = r.create_session(now, SessionConfig::default()).unwrap();
+    r.publish_track(now, a, TrackConfig::audio("mic", 1, 111))
+        .unwrap();
+    assert!(matches!(
+        r.publish_track(now, a, TrackConfig::audio("mic", 2, 111)),
+        Err(Error::DuplicateTrackName { .. })
+    ));
+    assert_eq!(
+        r.publish_track(now, a, TrackConfig::audio("other", 1, 111)),
+        Err(Error::DuplicateSsrc(1))
+    );
+    assert_eq!(
+        r.pull_track(now, a, a, "mic", opus_pull(9)).unwrap_err(),
+        Error::PullOwnTrack(a)
+    );
+    let b = r.create_session(now, SessionConfig::default()).unwrap();
+    r.close_session(now, b).unwrap();
+    assert_eq!(
+        r.pull_track(now, a, b, "x", opus_pull(9)).unwrap_err(),
+        Error::UnknownSession(b)
+    );
+    assert_eq!(
+        r.close_track(now, b, "x").unwrap_err(),
+        Error::UnknownSession(b)
+    );
+    assert!(matches!(
+        r.close_track(now, a, "nope"),
+        Err(Error::UnknownTrack { .. })
+    ));
+    let mut four = TrackConfig::audio("v", 3, 111);
+    four.kind = sfu_core::MediaKind::Video;
+    four.layers = (10..14).map(sfu_core::LayerConfig::ssrc).collect();
+    assert_eq!(
+        r.publish_track(now, a, four),
+        Err(Error::LimitExceeded(Limit::Layers))
+    );
+}
+
+#[test]
+fn limits_are_enforced() {
+    let now = Instant::now();
+    let limits = Limits {
+        max_sessions: 3,
+        max_tracks_per_session: 1,
+        max_subscriptions_per_session: 1,
+        ..Limits::default()
+    };
+    let mut r = Router::new(RouterConfig {
+        limits,
+        ..RouterConfig::default()
+    });
+    let a = r.create_session(now, SessionConfig::default()).unwrap();
+    let b = r.create_session(now, SessionConfig::default()).unwrap();
+    let _c = r.create_session(now, SessionConfig::default()).unwrap();
+    assert_eq!(
+        r.create_session(now, SessionConfig::default()).unwrap_err(),
+        Error::LimitExceeded(Limit::Sessions)
+    );
+    r.publish_track(now, a, TrackConfig::audio("one", 1, 111))
+        .unwrap();
+    assert_eq!(
+        r.publish_track(now, a, TrackConfig::audio("two", 2, 111))
+            .unwrap_err(),
+        Error::LimitExceeded(Limit::TracksPerSession)
+    );
+    r.pull_track(now, b, a, "one", opus_pull(5)).unwrap();
+    assert_eq!(
+        r.pull_track(now, b, a, "later", opus_pull(6)).unwrap_err(),
+        Error::LimitExceeded(Limit::SubscriptionsPerSession)
+    );
+}
+
+#[test]
+fn closing_a_track_ends_delivery_with_an_event() {
+    let mut call = common::Call::new(3);
+    call.send(1, 0, common::VP8_KEY);
+    assert_eq!(call.drain().len(), 3);
+    let now = call.now;
+    call.router.close_track(now, call.publisher, "cam").unwrap();
+    let ended: Vec<Event> = std::iter::from_fn(|| call.router.poll_event()).collect();
+    for (s, sub) in &call.subscribers {
+        assert!(ended.contains(&Event::SubscriptionEnded {
+            subscriber: *s,
+            subscription: *sub,
+            reason: EndReason::TrackClosed
+        }));
+        assert!(call.router.subscription(*sub).is_none());
+    }
+    let late = common::rtp(0x100, 96, 2, 0, &[], common::VP8_DELTA);
+    assert_eq!(
+        call.router.handle_rtp(now, call.publisher, late),
+        Err(Error::UnknownSsrc(0x100))
+    );
+    assert!(call.drain().is_empty());
+}
+
+#[test]
+fn closing_the_publisher_session_ends_waiting_pulls_too() {
+    let now = Instant::now();
+    let mut r = Router::new(RouterConfig::default());
+    let a = r.create_session(now, SessionConfig::default()).unwrap();
+    let b = r.create_session(now, SessionConfig::default()).unwrap();
+    let waiting = r.pull_track(now, b, a, "later", opus_pull(5)).unwrap();
+    r.close_session(now, a).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| r.poll_event()).collect();
+    assert!(events.contains(&Event::SubscriptionEnded {
+        subscriber: b,
+        subscription: waiting,
+        reason: EndReason::PublisherClosed
+    }));
+}
+
+#[test]
+fn unsubscribing_stops_delivery_to_that_subscriber_only() {
+    let mut call = common::Call::new(2);
+    let (_, first) = call.subscribers[0];
+    call.router.close_subscription(first).unwrap();
+    call.send(1, 0, common::VP8_KEY);
+    assert_eq!(call.drain().len(), 1);
+}
