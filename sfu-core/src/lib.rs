@@ -102,7 +102,6 @@ pub use policy::{
     Fallback, ForwardAll, Hint, LayerInfo, PacketInfo, ReceiverFeedback, Selection, Simulcast,
     SubscriptionPolicy,
 };
-pub use receive::SeqUnwrap;
 pub use recovery::{ForwardNacks, LossRecovery, RecoveryAction, RecoveryActions, StreamKey};
 pub use router::{
     EndReason, Event, Output, Router, RouterStats, SubscriptionInfo, SubscriptionStatus,

@@ -1,41 +1,10 @@
-//! Receive-side bookkeeping per layer: sequence-number unwrapping, the
-//! RFC 3550 reception statistics behind the receiver reports we generate,
+//! Receive-side bookkeeping per layer: the RFC 3550 reception statistics behind the receiver reports we generate,
 //! the publisher's wallclock mapping from its sender reports, and a bitrate
 //! meter for layer selection.
 
 use std::time::{Duration, Instant};
 
 use rtc_rtcp::reception_report::ReceptionReport;
-
-/// Extends 16-bit RTP sequence numbers to 64 bits across wrap-around,
-/// tolerating reordering of up to half the sequence space.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SeqUnwrap {
-    max: Option<u64>,
-}
-
-impl SeqUnwrap {
-    /// The extended value of `seq`. The first value is offset by 2^32 so that
-    /// packets reordered before it never underflow.
-    pub fn unwrap(&mut self, seq: u16) -> u64 {
-        let ext = match self.max {
-            None => (1u64 << 32) + u64::from(seq),
-            Some(max) => {
-                let delta = i64::from(seq.wrapping_sub(max as u16) as i16);
-                max.saturating_add_signed(delta)
-            }
-        };
-        if self.max.is_none_or(|m| ext > m) {
-            self.max = Some(ext);
-        }
-        ext
-    }
-
-    /// The highest extended sequence number seen.
-    pub fn max(&self) -> Option<u64> {
-        self.max
-    }
-}
 
 /// The last sender report of a stream: RTP time `rtp` was wallclock `ntp`
 /// (64-bit NTP format), and we received it at `received_at`.
@@ -196,16 +165,6 @@ impl RateMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unwrap_crosses_65535_and_tolerates_reordering() {
-        let mut u = SeqUnwrap::default();
-        let a = u.unwrap(65534);
-        assert_eq!(u.unwrap(65535), a + 1);
-        assert_eq!(u.unwrap(1), a + 3);
-        assert_eq!(u.unwrap(0), a + 2);
-        assert_eq!(u.max(), Some(a + 3));
-    }
 
     #[test]
     fn report_counts_interval_loss() {

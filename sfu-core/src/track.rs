@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use crate::error::{Error, Limit};
 use crate::policy::LayerInfo;
-use crate::receive::{RateMeter, ReceiveStats, SenderClock, SeqUnwrap};
+use sfu_nack::SeqUnwrapper;
+
+use crate::receive::{RateMeter, ReceiveStats, SenderClock};
 use crate::{LayerIndex, SessionId};
 
 /// Audio or video.
@@ -223,7 +225,7 @@ pub struct TrackId(pub(crate) u32);
 pub(crate) struct Layer {
     pub ssrc: Option<u32>,
     pub rtx_ssrc: Option<u32>,
-    pub unwrap: SeqUnwrap,
+    pub unwrap: SeqUnwrapper,
     pub receive: ReceiveStats,
     pub sender_clock: Option<SenderClock>,
     pub last_packet_at: Option<Instant>,
@@ -255,7 +257,7 @@ impl Track {
             .map(|l| Layer {
                 ssrc: l.ssrc,
                 rtx_ssrc: l.rtx_ssrc,
-                unwrap: SeqUnwrap::default(),
+                unwrap: SeqUnwrapper::new(),
                 receive: ReceiveStats::default(),
                 sender_clock: None,
                 last_packet_at: None,

@@ -9,12 +9,12 @@ use bytes::Bytes;
 use super::{Output, Router};
 use crate::error::Error;
 use crate::receive::SenderClock;
-use crate::recovery::StreamKey;
+use crate::recovery::{LossRecovery, StreamKey};
 use crate::rtcp::{self, Feedback};
 use crate::{SessionId, SubscriptionId};
 use rtc_rtcp::reception_report::ReceptionReport;
 
-impl Router {
+impl<R: LossRecovery> Router<R> {
     /// Feeds one decrypted RTCP compound packet received from `session`.
     pub fn handle_rtcp(
         &mut self,

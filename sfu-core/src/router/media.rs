@@ -11,13 +11,13 @@ use crate::keyframe::starts_keyframe;
 use crate::outbound::{OutboundExtensions, OutboundRtp};
 use crate::packet::{ExtensionKind, ExtensionMap, RtpPacket};
 use crate::policy::{PacketInfo, Selection};
-use crate::recovery::{RecoveryAction, StreamKey};
+use crate::recovery::{LossRecovery, RecoveryAction, StreamKey};
 use crate::rtcp;
 use crate::session::{SsrcRoute, Subscription};
 use crate::track::{CodecConfig, KeyframeRequestKind, Track, TrackId};
 use crate::{LayerIndex, SessionId, SubscriptionId};
 
-impl Router {
+impl<R: LossRecovery> Router<R> {
     /// Feeds one decrypted RTP packet received from `session`.
     ///
     /// Errors say why the packet was dropped (and are counted in
@@ -85,7 +85,7 @@ impl Router {
         let Some(layer) = track.layer_mut(layer_index) else {
             return Err(Error::UnknownSsrc(packet.ssrc));
         };
-        let ext_seq = layer.unwrap.unwrap(packet.sequence_number);
+        let ext_seq = layer.unwrap.extend(packet.sequence_number);
         let arrival = rtp_units(now.saturating_duration_since(epoch), codec.clock_rate);
         layer
             .receive

@@ -170,14 +170,17 @@ pub struct RouterStats {
 }
 
 /// The sans-IO SFU router. See the crate documentation for the run loop.
-pub struct Router {
+///
+/// `R` is the loss-recovery hook NACKs are handed to: [`ForwardNacks`] (the
+/// baseline) unless built with [`Router::with_loss_recovery`].
+pub struct Router<R: LossRecovery = ForwardNacks> {
     config: RouterConfig,
     sessions: HashMap<SessionId, Session>,
     tracks: HashMap<TrackId, Track>,
     subs: HashMap<SubscriptionId, Subscription>,
     /// Pulls of tracks not published yet, by (publisher, name).
     waiting: HashMap<(SessionId, String), Vec<SubscriptionId>>,
-    recovery: Box<dyn LossRecovery>,
+    recovery: R,
     actions: RecoveryActions,
     outputs: VecDeque<Output>,
     events: VecDeque<Event>,
@@ -189,7 +192,7 @@ pub struct Router {
     next_report: Option<Instant>,
 }
 
-impl std::fmt::Debug for Router {
+impl<R: LossRecovery> std::fmt::Debug for Router<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
             .field("sessions", &self.sessions.len())
@@ -200,21 +203,23 @@ impl std::fmt::Debug for Router {
     }
 }
 
-impl Router {
+impl Router<ForwardNacks> {
     /// A router with the baseline loss recovery ([`ForwardNacks`]).
     pub fn new(config: RouterConfig) -> Self {
         Self::with_loss_recovery(config, ForwardNacks)
     }
+}
 
+impl<R: LossRecovery> Router<R> {
     /// A router whose NACK handling is `recovery` (e.g. `sfu-nack`'s shield).
-    pub fn with_loss_recovery(config: RouterConfig, recovery: impl LossRecovery) -> Self {
+    pub fn with_loss_recovery(config: RouterConfig, recovery: R) -> Self {
         Self {
             config,
             sessions: HashMap::new(),
             tracks: HashMap::new(),
             subs: HashMap::new(),
             waiting: HashMap::new(),
-            recovery: Box::new(recovery),
+            recovery,
             actions: RecoveryActions::default(),
             outputs: VecDeque::with_capacity(1024),
             events: VecDeque::new(),
@@ -225,6 +230,16 @@ impl Router {
             epoch: None,
             next_report: None,
         }
+    }
+
+    /// The loss-recovery hook, e.g. to read its statistics.
+    pub fn loss_recovery(&self) -> &R {
+        &self.recovery
+    }
+
+    /// The loss-recovery hook, mutably.
+    pub fn loss_recovery_mut(&mut self) -> &mut R {
+        &mut self.recovery
     }
 
     /// The configuration.

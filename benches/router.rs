@@ -1,0 +1,140 @@
+//! Cost of the router's hot path: one publisher packet in, rewritten copies
+//! for N subscribers out (serialized into a send buffer, as a transport
+//! would). The baseline in the same run is the least any SFU must do:
+//! copy the packet into N send buffers.
+//!
+//! `cargo bench --bench router`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use sfu::router::{
+    Codec, CodecConfig, ExtensionMap, LayerConfig, OutboundExtensions, OutboundRtp, Output,
+    PullConfig, Router, RouterConfig, SessionConfig, SessionId, TrackConfig,
+};
+
+fn packet(seq: u16, ext: bool) -> Bytes {
+    let mut extensions = OutboundExtensions::default();
+    if ext {
+        extensions.push(4, b"1");
+        extensions.push(2, &[1, 2, 3]);
+        extensions.push(3, &[0, 1]);
+    }
+    let mut payload = vec![0x10, 0x01];
+    payload.resize(1100, 0x55);
+    let p = Bytes::from(
+        OutboundRtp {
+            marker: false,
+            payload_type: 96,
+            sequence_number: seq,
+            timestamp: u32::from(seq) * 3000,
+            ssrc: 0x100,
+            extensions,
+            rtx_osn: None,
+            payload: Bytes::from(payload),
+        }
+        .to_vec(),
+    );
+    // Shared like a pooled receive buffer: clones are refcount increments.
+    drop(p.clone());
+    p
+}
+
+fn call(subscribers: u32) -> (Router, SessionId, Instant) {
+    let now = Instant::now();
+    let mut r = Router::new(RouterConfig::default());
+    let ext = ExtensionMap::chromium_defaults();
+    let a = r
+        .create_session(
+            now,
+            SessionConfig {
+                extensions: ext,
+                rtcp_ssrc: None,
+            },
+        )
+        .unwrap();
+    r.publish_track(
+        now,
+        a,
+        TrackConfig::video(
+            "cam",
+            CodecConfig::new(96, Codec::Vp8),
+            vec![LayerConfig::ssrc(0x100)],
+        )
+        .with_mid("1"),
+    )
+    .unwrap();
+    for i in 0..subscribers {
+        let s = r
+            .create_session(
+                now,
+                SessionConfig {
+                    extensions: ext,
+                    rtcp_ssrc: None,
+                },
+            )
+            .unwrap();
+        let pull =
+            PullConfig::new(0x1000 + i, vec![CodecConfig::new(100, Codec::Vp8)]).with_mid("0");
+        r.pull_track(now, s, a, "cam", pull).unwrap();
+    }
+    // Start delivery with a keyframe.
+    let mut key = vec![0x10, 0x00];
+    key.resize(1100, 0);
+    let first = OutboundRtp {
+        marker: true,
+        payload_type: 96,
+        sequence_number: 0,
+        timestamp: 0,
+        ssrc: 0x100,
+        extensions: OutboundExtensions::default(),
+        rtx_osn: None,
+        payload: Bytes::from(key),
+    };
+    r.handle_rtp(now, a, Bytes::from(first.to_vec())).unwrap();
+    while r.poll_output().is_some() {}
+    (r, a, now)
+}
+
+fn forward(c: &mut Criterion) {
+    let mut group = c.benchmark_group("router");
+    for n in [1u32, 10, 50] {
+        group.throughput(Throughput::Elements(1));
+        let packets: Vec<Bytes> = (1..=4096u16).map(|s| packet(s, true)).collect();
+        let (mut r, a, now) = call(n);
+        let mut buf = [0u8; 1500];
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::new("forward_1_to_n", n), |b| {
+            b.iter(|| {
+                let p = packets[i % packets.len()].clone();
+                i += 1;
+                r.handle_rtp(now + Duration::from_micros(i as u64 * 100), a, p)
+                    .unwrap();
+                while let Some(out) = r.poll_output() {
+                    if let Output::Rtp { packet, .. } = out {
+                        black_box(packet.write_to(&mut buf).unwrap());
+                    }
+                }
+            })
+        });
+        let raw = packets[0].clone();
+        group.bench_function(BenchmarkId::new("memcpy_1_to_n", n), |b| {
+            b.iter(|| {
+                for _ in 0..n {
+                    buf[..raw.len()].copy_from_slice(black_box(&raw));
+                    black_box(&mut buf);
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    targets = forward
+}
+criterion_main!(benches);
