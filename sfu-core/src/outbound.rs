@@ -19,6 +19,8 @@ pub struct OutboundExtensions {
     elements: [(u8, u8); MAX_ELEMENTS],
     count: u8,
     used: u8,
+    /// Some element needs the two-byte form (RFC 8285 §4.3).
+    two_byte: bool,
 }
 
 impl Default for OutboundExtensions {
@@ -28,6 +30,7 @@ impl Default for OutboundExtensions {
             elements: [(0, 0); MAX_ELEMENTS],
             count: 0,
             used: 0,
+            two_byte: false,
         }
     }
 }
@@ -48,6 +51,7 @@ impl OutboundExtensions {
         self.elements[count] = (id, value.len() as u8);
         self.count += 1;
         self.used += value.len() as u8;
+        self.two_byte |= id > 14 || value.len() > 16;
         true
     }
 
@@ -71,7 +75,7 @@ impl OutboundExtensions {
 
     /// One-byte form (RFC 8285 §4.2) fits every element?
     fn one_byte(&self) -> bool {
-        self.iter().all(|(id, v)| id <= 14 && v.len() <= 16)
+        !self.two_byte
     }
 
     /// Encoded size including the 4-byte extension header and padding.
@@ -80,7 +84,7 @@ impl OutboundExtensions {
             return 0;
         }
         let per = if self.one_byte() { 1 } else { 2 };
-        let body: usize = self.iter().map(|(_, v)| per + v.len()).sum();
+        let body = usize::from(self.count) * per + usize::from(self.used);
         4 + body.div_ceil(4) * 4
     }
 

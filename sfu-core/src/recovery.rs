@@ -64,7 +64,10 @@ impl RecoveryActions {
 /// The pluggable loss-recovery hook. All methods take time as an input.
 pub trait LossRecovery: Send + 'static {
     /// A publisher packet arrived (`repaired`: it came as RTX or a
-    /// retransmission). Runs on the hot path: must not allocate in the
+    /// retransmission). Returns whether the router fans it out to the
+    /// subscribers (the default); a hook that delivers repairs itself
+    /// returns `false` for packets this hop already forwarded, so nobody
+    /// gets one twice. Runs on the hot path: must not allocate in the
     /// steady state.
     fn on_publisher_packet(
         &mut self,
@@ -74,7 +77,8 @@ pub trait LossRecovery: Send + 'static {
         _packet: &RtpPacket,
         _repaired: bool,
         _actions: &mut RecoveryActions,
-    ) {
+    ) -> bool {
+        true
     }
 
     /// `subscription` lost these packets of `stream` (publisher-side

@@ -8,6 +8,8 @@
 //! from one layer); the last few segments are kept to map a subscriber's
 //! NACK back to the publisher's sequence numbers.
 
+use std::time::Instant;
+
 use crate::LayerIndex;
 
 const SEGMENTS: usize = 8;
@@ -34,8 +36,22 @@ pub(crate) struct Rewriter {
     last_out: Option<u64>,
     ts_delta: u32,
     last_out_ts: u32,
+    last_out_at: Option<Instant>,
     segments: [Segment; SEGMENTS],
     segment_count: usize,
+}
+
+/// Where a subscriber's outgoing stream stands: pass it to
+/// [`crate::PullConfig::resume`] so a new subscription on the same SSRC
+/// (e.g. after the publisher reconnected) continues without a jump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// The last sequence number sent.
+    pub sequence_number: u16,
+    /// The last RTP timestamp sent.
+    pub timestamp: u32,
+    /// When it was sent.
+    pub at: Instant,
 }
 
 /// A rewritten sequence number and timestamp.
@@ -52,6 +68,29 @@ impl Rewriter {
 
     pub fn last_out_ts(&self) -> Option<u32> {
         self.last_out.map(|_| self.last_out_ts)
+    }
+
+    /// When the newest packet was rewritten.
+    pub fn last_out_at(&self) -> Option<Instant> {
+        self.last_out_at
+    }
+
+    /// Where the subscriber's stream stands, to continue it elsewhere.
+    pub fn resume_point(&self) -> Option<ResumePoint> {
+        Some(ResumePoint {
+            sequence_number: self.last_out? as u16,
+            timestamp: self.last_out_ts,
+            at: self.last_out_at?,
+        })
+    }
+
+    /// Continues a stream another subscription left at `point`: the next
+    /// packet gets the following sequence number and a timestamp advanced
+    /// by the time elapsed since.
+    pub fn resume(&mut self, point: ResumePoint) {
+        self.last_out = Some((1u64 << 32) | u64::from(point.sequence_number));
+        self.last_out_ts = point.timestamp;
+        self.last_out_at = Some(point.at);
     }
 
     pub fn ts_delta(&self) -> u32 {
@@ -78,7 +117,7 @@ impl Rewriter {
 
     /// Rewrites a packet of the current layer, or `None` when it predates
     /// the current segment.
-    pub fn rewrite(&mut self, in_ext: u64, in_ts: u32) -> Option<Rewritten> {
+    pub fn rewrite(&mut self, now: Instant, in_ext: u64, in_ts: u32) -> Option<Rewritten> {
         if in_ext < self.start_in {
             return None;
         }
@@ -88,6 +127,7 @@ impl Rewriter {
         if self.last_out.is_none_or(|l| out > l) {
             self.last_out = Some(out);
             self.last_out_ts = ts;
+            self.last_out_at = Some(now);
         }
         Some(Rewritten {
             seq: out as u16,
@@ -153,6 +193,10 @@ impl Rewriter {
 mod tests {
     use super::*;
 
+    fn t0() -> Instant {
+        Instant::now()
+    }
+
     const L0: LayerIndex = LayerIndex(0);
     const L1: LayerIndex = LayerIndex(1);
 
@@ -161,34 +205,49 @@ mod tests {
         let mut r = Rewriter::default();
         r.switch(L0, 100, 1000, 1000);
         assert_eq!(
-            r.rewrite(100, 1000).unwrap(),
+            r.rewrite(t0(), 100, 1000).unwrap(),
             Rewritten { seq: 100, ts: 1000 }
         );
-        assert_eq!(r.rewrite(101, 4000).unwrap().seq, 101);
+        assert_eq!(r.rewrite(t0(), 101, 4000).unwrap().seq, 101);
         r.switch(L1, 5000, 77, 7000);
         assert_eq!(
-            r.rewrite(5000, 77).unwrap(),
+            r.rewrite(t0(), 5000, 77).unwrap(),
             Rewritten { seq: 102, ts: 7000 }
         );
         assert_eq!(
-            r.rewrite(5001, 3077).unwrap(),
+            r.rewrite(t0(), 5001, 3077).unwrap(),
             Rewritten {
                 seq: 103,
                 ts: 10000
             }
         );
         // Old segment's late packet is not forwarded.
-        assert_eq!(r.rewrite(4999, 0), None);
+        assert_eq!(r.rewrite(t0(), 4999, 0), None);
     }
 
     #[test]
     fn real_losses_stay_visible_and_skips_do_not() {
         let mut r = Rewriter::default();
         r.switch(L0, 10, 0, 0);
-        r.rewrite(10, 0);
-        assert_eq!(r.rewrite(13, 0).unwrap().seq, 13);
+        r.rewrite(t0(), 10, 0);
+        assert_eq!(r.rewrite(t0(), 13, 0).unwrap().seq, 13);
         r.skip(14);
-        assert_eq!(r.rewrite(15, 0).unwrap().seq, 14);
+        assert_eq!(r.rewrite(t0(), 15, 0).unwrap().seq, 14);
+    }
+
+    #[test]
+    fn resume_continues_numbering() {
+        let mut r = Rewriter::default();
+        r.resume(ResumePoint {
+            sequence_number: 65535,
+            timestamp: 10,
+            at: t0(),
+        });
+        r.switch(L0, 7, 500, 3010);
+        assert_eq!(
+            r.rewrite(t0(), 7, 500).unwrap(),
+            Rewritten { seq: 0, ts: 3010 }
+        );
     }
 
     #[test]
@@ -196,11 +255,11 @@ mod tests {
         let mut r = Rewriter::default();
         r.switch(L0, 65534, 0, 0);
         for s in 65534..65540 {
-            r.rewrite(s, 0);
+            r.rewrite(t0(), s, 0);
         }
         r.switch(L1, 900, 0, 1);
-        r.rewrite(900, 0);
-        r.rewrite(901, 0);
+        r.rewrite(t0(), 900, 0);
+        r.rewrite(t0(), 901, 0);
         assert_eq!(r.to_input(65535), Some((L0, 65535)));
         assert_eq!(r.to_input(2), Some((L0, 65538)));
         assert_eq!(r.to_input(4), Some((L1, 900)));

@@ -1,13 +1,12 @@
 //! Sessions and the subscriptions they pull.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::packet::ExtensionMap;
 use crate::policy::{ReceiverFeedback, SubscriptionPolicy};
-use crate::rewrite::Rewriter;
+use crate::rewrite::{ResumePoint, Rewriter};
 use crate::track::{CodecConfig, TrackId};
-use crate::{LayerIndex, SessionId, SubscriptionId};
+use crate::{LayerIndex, Map, SessionId, SubscriptionId};
 
 /// What the application says about a session when it creates it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,6 +34,8 @@ pub struct PullConfig {
     /// for single-layer tracks and [`crate::Simulcast`] (highest, auto
     /// fallback) for simulcast ones when the track appears.
     pub policy: Option<Box<dyn SubscriptionPolicy>>,
+    /// Continue the numbering of an earlier subscription on the same SSRC.
+    pub resume: Option<ResumePoint>,
 }
 
 impl std::fmt::Debug for PullConfig {
@@ -45,6 +46,7 @@ impl std::fmt::Debug for PullConfig {
             .field("codecs", &self.codecs)
             .field("mid", &self.mid)
             .field("policy", &self.policy.as_ref().map(|_| "custom"))
+            .field("resume", &self.resume)
             .finish()
     }
 }
@@ -58,7 +60,16 @@ impl PullConfig {
             codecs,
             mid: None,
             policy: None,
+            resume: None,
         }
+    }
+
+    /// Continues an earlier subscription's sequence numbers and timestamps
+    /// (from [`crate::Event::SubscriptionEnded`]), so the subscriber sees
+    /// one stream across a publisher's restart.
+    pub fn resume(mut self, point: ResumePoint) -> Self {
+        self.resume = Some(point);
+        self
     }
 
     /// Sets the layer policy.
@@ -92,11 +103,11 @@ pub(crate) struct SsrcRoute {
 pub(crate) struct Session {
     pub config: SessionConfig,
     pub rtcp_ssrc: u32,
-    pub tracks: HashMap<String, TrackId>,
-    pub ssrcs: HashMap<u32, SsrcRoute>,
+    pub tracks: Map<String, TrackId>,
+    pub ssrcs: Map<u32, SsrcRoute>,
     pub pulls: Vec<SubscriptionId>,
     /// Outgoing SSRC (media or RTX) to the subscription it belongs to.
-    pub out_ssrcs: HashMap<u32, SubscriptionId>,
+    pub out_ssrcs: Map<u32, SubscriptionId>,
     pub transport_cc_seq: u16,
     pub rtt: Option<Duration>,
 }
@@ -109,10 +120,10 @@ impl Session {
         Self {
             config,
             rtcp_ssrc,
-            tracks: HashMap::new(),
-            ssrcs: HashMap::new(),
+            tracks: Map::default(),
+            ssrcs: Map::default(),
             pulls: Vec::new(),
-            out_ssrcs: HashMap::new(),
+            out_ssrcs: Map::default(),
             transport_cc_seq: 0,
             rtt: None,
         }

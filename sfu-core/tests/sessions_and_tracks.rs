@@ -126,11 +126,12 @@ fn closing_a_track_ends_delivery_with_an_event() {
     call.router.close_track(now, call.publisher, "cam").unwrap();
     let ended: Vec<Event> = std::iter::from_fn(|| call.router.poll_event()).collect();
     for (s, sub) in &call.subscribers {
-        assert!(ended.contains(&Event::SubscriptionEnded {
-            subscriber: *s,
-            subscription: *sub,
-            reason: EndReason::TrackClosed
-        }));
+        assert!(ended.iter().any(|e| matches!(e, Event::SubscriptionEnded {
+            subscriber,
+            subscription,
+            reason: EndReason::TrackClosed,
+            resume: Some(_),
+        } if subscriber == s && subscription == sub)));
         assert!(call.router.subscription(*sub).is_none());
     }
     let late = common::rtp(0x100, 96, 2, 0, &[], common::VP8_DELTA);
@@ -153,7 +154,8 @@ fn closing_the_publisher_session_ends_waiting_pulls_too() {
     assert!(events.contains(&Event::SubscriptionEnded {
         subscriber: b,
         subscription: waiting,
-        reason: EndReason::PublisherClosed
+        reason: EndReason::PublisherClosed,
+        resume: None,
     }));
 }
 
@@ -164,4 +166,50 @@ fn unsubscribing_stops_delivery_to_that_subscriber_only() {
     call.router.close_subscription(first).unwrap();
     call.send(1, 0, common::VP8_KEY);
     assert_eq!(call.drain().len(), 1);
+}
+
+#[test]
+fn a_resumed_pull_continues_numbering_across_a_publisher_restart() {
+    let mut call = common::Call::new(1);
+    let (viewer, _) = call.subscribers[0];
+    call.send(5000, 90_000, common::VP8_KEY);
+    call.send(5001, 93_000, common::VP8_DELTA);
+    call.drain();
+    let now = call.now;
+    call.router.close_session(now, call.publisher).unwrap();
+    let resume = std::iter::from_fn(|| call.router.poll_event())
+        .find_map(|e| match e {
+            Event::SubscriptionEnded { resume, .. } => resume,
+            _ => None,
+        })
+        .expect("a resume point");
+    // The publisher comes back with new numbering one second later.
+    let later = now + std::time::Duration::from_secs(1);
+    let publisher = call
+        .router
+        .create_session(later, SessionConfig::default())
+        .unwrap();
+    call.router
+        .publish_track(
+            later,
+            publisher,
+            TrackConfig::video(
+                "cam",
+                CodecConfig::new(96, Codec::Vp8),
+                vec![sfu_core::LayerConfig::ssrc(0x900)],
+            ),
+        )
+        .unwrap();
+    let pull = PullConfig::new(0x200, vec![CodecConfig::new(100, Codec::Vp8)]).resume(resume);
+    call.router
+        .pull_track(later, viewer, publisher, "cam", pull)
+        .unwrap();
+    let p = common::rtp(0x900, 96, 17, 1234, &[], common::VP8_KEY);
+    call.router.handle_rtp(later, publisher, p).unwrap();
+    let Some(sfu_core::Output::Rtp { packet, .. }) = call.router.poll_output() else {
+        panic!()
+    };
+    assert_eq!(packet.ssrc, 0x200);
+    assert_eq!(packet.sequence_number, 5002);
+    assert_eq!(packet.timestamp, 93_000 + 90_000);
 }

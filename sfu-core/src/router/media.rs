@@ -101,14 +101,16 @@ impl<R: LossRecovery> Router<R> {
             track: route.track,
             layer: layer_index,
         };
-        self.recovery.on_publisher_packet(
+        if !self.recovery.on_publisher_packet(
             now,
             stream,
             ext_seq,
             &packet,
             route.rtx,
             &mut self.actions,
-        );
+        ) {
+            return Ok(());
+        }
 
         if packet.payload_slice().is_empty() {
             self.stats.padding_dropped += 1;
@@ -227,7 +229,7 @@ impl<R: LossRecovery> Router<R> {
         } else {
             return;
         }
-        let Some(rewritten) = sub.rewriter.rewrite(ctx.ext_seq, ctx.packet.timestamp) else {
+        let Some(rewritten) = sub.rewriter.rewrite(now, ctx.ext_seq, ctx.packet.timestamp) else {
             return;
         };
         let Some(out_pt) = sub.map_codec(ctx.codec).map(|c| c.payload_type) else {
@@ -393,7 +395,7 @@ struct Forward<'a> {
 /// so the map stays bounded by the session's layers.
 fn bind_by_rid(
     session: &mut crate::session::Session,
-    tracks: &mut std::collections::HashMap<TrackId, Track>,
+    tracks: &mut crate::Map<TrackId, Track>,
     packet: &RtpPacket,
 ) -> Option<SsrcRoute> {
     let ext = session.config.extensions;
@@ -438,7 +440,7 @@ fn bind_by_rid(
 fn request_keyframe(
     outputs: &mut std::collections::VecDeque<Output>,
     stats: &mut super::RouterStats,
-    sessions: &std::collections::HashMap<SessionId, crate::session::Session>,
+    sessions: &crate::Map<SessionId, crate::session::Session>,
     track: &mut Track,
     layer: LayerIndex,
     now: Instant,
@@ -501,11 +503,7 @@ fn switch_timestamp(
         Some(in_old.wrapping_add(sub.rewriter.ts_delta()))
     });
     let candidate = via_reports.unwrap_or_else(|| {
-        let last_at = track
-            .layer(from.unwrap_or(to))
-            .and_then(|l| l.last_packet_at)
-            .unwrap_or(now);
-        let elapsed = now.saturating_duration_since(last_at);
+        let elapsed = now.saturating_duration_since(sub.rewriter.last_out_at().unwrap_or(now));
         last_out.wrapping_add(rtp_units(elapsed, clock).max(1))
     });
     // Never go backwards, and a new frame never shares the last timestamp.

@@ -5,7 +5,7 @@
 mod feedback;
 mod media;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -14,10 +14,10 @@ use crate::error::{Error, Limit};
 use crate::outbound::OutboundRtp;
 use crate::policy::{ForwardAll, Hint, Simulcast};
 use crate::recovery::{ForwardNacks, LossRecovery, RecoveryActions};
-use crate::rewrite::Rewriter;
+use crate::rewrite::{ResumePoint, Rewriter};
 use crate::session::{PullConfig, Session, SessionConfig, SsrcRoute, Subscription};
 use crate::track::{Track, TrackConfig, TrackId};
-use crate::{LayerIndex, RouterConfig, SessionId, SubscriptionId};
+use crate::{LayerIndex, Map, RouterConfig, SessionId, SubscriptionId};
 
 /// Something for the transport to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,9 @@ pub enum Event {
         subscription: SubscriptionId,
         /// Why.
         reason: EndReason,
+        /// Where the subscriber's stream stopped, to continue it with
+        /// [`crate::PullConfig::resume`] (`None` if nothing was sent).
+        resume: Option<ResumePoint>,
     },
     /// A subscriber now receives another layer (at a keyframe).
     LayerSwitched {
@@ -175,11 +178,11 @@ pub struct RouterStats {
 /// baseline) unless built with [`Router::with_loss_recovery`].
 pub struct Router<R: LossRecovery = ForwardNacks> {
     config: RouterConfig,
-    sessions: HashMap<SessionId, Session>,
-    tracks: HashMap<TrackId, Track>,
-    subs: HashMap<SubscriptionId, Subscription>,
+    sessions: Map<SessionId, Session>,
+    tracks: Map<TrackId, Track>,
+    subs: Map<SubscriptionId, Subscription>,
     /// Pulls of tracks not published yet, by (publisher, name).
-    waiting: HashMap<(SessionId, String), Vec<SubscriptionId>>,
+    waiting: Map<(SessionId, String), Vec<SubscriptionId>>,
     recovery: R,
     actions: RecoveryActions,
     outputs: VecDeque<Output>,
@@ -215,10 +218,10 @@ impl<R: LossRecovery> Router<R> {
     pub fn with_loss_recovery(config: RouterConfig, recovery: R) -> Self {
         Self {
             config,
-            sessions: HashMap::new(),
-            tracks: HashMap::new(),
-            subs: HashMap::new(),
-            waiting: HashMap::new(),
+            sessions: Map::default(),
+            tracks: Map::default(),
+            subs: Map::default(),
+            waiting: Map::default(),
             recovery,
             actions: RecoveryActions::default(),
             outputs: VecDeque::with_capacity(1024),
@@ -475,6 +478,10 @@ impl<R: LossRecovery> Router<R> {
         if let Some(rtx) = config.rtx_ssrc {
             s.out_ssrcs.insert(rtx, id);
         }
+        let mut rewriter = Rewriter::default();
+        if let Some(point) = config.resume {
+            rewriter.resume(point);
+        }
         self.subs.insert(
             id,
             Subscription {
@@ -487,7 +494,7 @@ impl<R: LossRecovery> Router<R> {
                 codecs: config.codecs,
                 mid: config.mid,
                 policy: config.policy,
-                rewriter: Rewriter::default(),
+                rewriter,
                 target: None,
                 packets_sent: 0,
                 octets_sent: 0,
@@ -667,6 +674,7 @@ impl<R: LossRecovery> Router<R> {
             subscriber: sub.subscriber,
             subscription,
             reason,
+            resume: sub.rewriter.resume_point(),
         });
     }
 }
