@@ -27,17 +27,26 @@
 //! The publisher leg's RTT sets the detector's retry interval. The router
 //! cannot measure it (a publisher sends no report blocks about media it
 //! receives), so the shield measures it itself from NACK → repair round
-//! trips, taking samples only from packets NACKed once (Karn's rule: a
-//! repair after a retry is ambiguous). In a cascade a sample also contains
-//! the upstream node's own fetch time whenever that node missed the packet
-//! too, so the estimate is the minimum of the last
-//! [`RTT_WINDOW`] samples (the hop's own round trip), not an average; the
-//! detector's retry interval adds a quarter on top for jitter. An
+//! trips. A sample is taken only from a packet NACKed once (Karn's rule: a
+//! repair after a retry is ambiguous) that came back as RTX: a plain packet
+//! filling the gap may be a late original, which would make the sample far
+//! too short. Without RTX upstream, the seed or the detector's
+//! `initial_rtt` stays in use. The estimate is the minimum of the last 16
+//! samples, not an average: a sample can only be too long
+//! (the upstream hop was itself still fetching the packet, or queued it),
+//! so the minimum is the hop's own round trip.
+//!
+//! A retry goes out as soon as the repair of the previous NACK is overdue:
+//! one minimum round trip plus twice the samples' mean excess over it (the
+//! hop's jitter; at least 1 ms, at most a quarter round trip). The
+//! detector's own spacing, a round trip and a quarter, would make a second
+//! attempt on an 80 ms hop come too late for a 250 ms playout deadline, so
+//! the shield hands the detector `overdue_after × 4/5` as its RTT. An
 //! application that knows the RTT (e.g. from ICE consent checks) can seed
 //! it with [`Shield::set_rtt`] or [`Shield::set_default_rtt`]; the first
 //! measurement replaces the seed.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 use sfu_nack::{
@@ -47,7 +56,7 @@ use sfu_nack::{
 
 use crate::packet::RtpPacket;
 use crate::recovery::{LossRecovery, RecoveryAction, RecoveryActions, StreamKey};
-use crate::{SubscriptionId, TrackId};
+use crate::{Map, SubscriptionId, TrackId};
 
 /// Sequence numbers whose first NACK time is remembered per stream, for
 /// RTT samples; a power of two.
@@ -62,7 +71,9 @@ pub struct ShieldConfig {
     pub responder: ResponderConfig,
     /// Most streams shielded at once; packets of further streams are
     /// forwarded without recovery and counted in
-    /// [`ShieldStats::streams_refused`].
+    /// [`ShieldStats::streams_refused`]. Each stream holds its rings
+    /// allocated up front: about 160 KiB with the default cache and
+    /// detector sizes, plus the cached packets themselves.
     pub max_streams: usize,
 }
 
@@ -112,7 +123,7 @@ impl ShieldStats {
 }
 
 /// NACK → repair samples kept for the windowed minimum.
-pub const RTT_WINDOW: usize = 16;
+const RTT_WINDOW: usize = 16;
 
 /// The windowed minimum of NACK → repair samples.
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +172,27 @@ impl RttEstimate {
             .copied()
             .unwrap_or_default()
     }
+
+    /// How long after a first NACK its repair is overdue: the minimum
+    /// round trip plus twice the samples' mean excess over it (their
+    /// jitter), at least 1 ms and at most a quarter of the round trip.
+    fn overdue_after(&self) -> Duration {
+        let min = self.min();
+        let held = self.samples.iter().take(self.len);
+        let excess: Duration = held.map(|s| s.saturating_sub(min)).sum();
+        let mean_excess = excess / u32::try_from(self.len.max(1)).unwrap_or(1);
+        let allowance = (mean_excess * 2).clamp(
+            Duration::from_millis(1),
+            (min / 4).max(Duration::from_millis(1)),
+        );
+        min + allowance
+    }
+
+    /// The RTT to give the detector so that its retry interval (a round
+    /// trip and a quarter) is [`overdue_after`](Self::overdue_after).
+    fn detector_rtt(&self) -> Duration {
+        self.overdue_after() * 4 / 5
+    }
 }
 
 #[derive(Debug)]
@@ -181,7 +213,7 @@ impl StreamShield {
         let mut detector = LossDetector::new(config.detector)?;
         let estimate = rtt.map(RttEstimate::seeded);
         if let Some(e) = estimate {
-            detector.set_rtt(e.min());
+            detector.set_rtt(e.detector_rtt());
         }
         Ok(Self {
             detector,
@@ -200,7 +232,7 @@ impl StreamShield {
     fn seed_rtt(&mut self, rtt: Duration) {
         let e = RttEstimate::seeded(rtt);
         self.rtt = Some(e);
-        self.detector.set_rtt(e.min());
+        self.detector.set_rtt(e.detector_rtt());
     }
 
     fn nack_slot(&mut self, ext: u64) -> Option<&mut Option<(u64, Instant, bool)>> {
@@ -210,8 +242,9 @@ impl StreamShield {
         self.nack_times.get_mut(index)
     }
 
-    /// A NACKed packet arrived: one RTT sample if it was NACKed only once.
-    fn repaired(&mut self, now: Instant, ext: u64) {
+    /// A NACKed packet arrived: one RTT sample if it came as RTX and was
+    /// NACKed only once.
+    fn repaired(&mut self, now: Instant, ext: u64, rtx: bool) {
         let Some(slot) = self.nack_slot(ext) else {
             return;
         };
@@ -222,13 +255,13 @@ impl StreamShield {
             return;
         }
         *slot = None;
-        if retried {
+        if retried || !rtx {
             return;
         }
         let sample = now.saturating_duration_since(at);
         let estimate = self.rtt.get_or_insert_with(|| RttEstimate::seeded(sample));
         estimate.sample(sample);
-        let rtt = estimate.min();
+        let rtt = estimate.detector_rtt();
         self.detector.set_rtt(rtt);
         self.stats.rtt_samples += 1;
     }
@@ -317,7 +350,7 @@ impl StreamShield {
 pub struct Shield {
     config: ShieldConfig,
     default_rtt: Option<Duration>,
-    streams: HashMap<StreamKey, StreamShield>,
+    streams: Map<StreamKey, StreamShield>,
     /// Counters of streams that ended, so totals never go backwards.
     retired: ShieldStats,
 }
@@ -331,7 +364,7 @@ impl Shield {
         Ok(Self {
             config,
             default_rtt: None,
-            streams: HashMap::new(),
+            streams: Map::default(),
             retired: ShieldStats::default(),
         })
     }
@@ -383,16 +416,18 @@ impl Shield {
     }
 
     fn stream(&mut self, stream: StreamKey) -> Option<&mut StreamShield> {
-        if !self.streams.contains_key(&stream) {
-            if self.streams.len() >= self.config.max_streams {
+        let full = self.streams.len() >= self.config.max_streams;
+        match self.streams.entry(stream) {
+            Entry::Occupied(e) => Some(e.into_mut()),
+            Entry::Vacant(_) if full => {
                 self.retired.streams_refused += 1;
-                return None;
+                None
             }
             // `new` validated this configuration already.
-            let s = StreamShield::new(&self.config, self.default_rtt).ok()?;
-            self.streams.insert(stream, s);
+            Entry::Vacant(e) => {
+                Some(e.insert(StreamShield::new(&self.config, self.default_rtt).ok()?))
+            }
         }
-        self.streams.get_mut(&stream)
     }
 }
 
@@ -403,7 +438,7 @@ impl LossRecovery for Shield {
         stream: StreamKey,
         ext_seq: u64,
         packet: &RtpPacket,
-        _repaired: bool,
+        repaired: bool,
         actions: &mut RecoveryActions,
     ) -> bool {
         let Some(s) = self.stream(stream) else {
@@ -419,7 +454,7 @@ impl LossRecovery for Shield {
                 s.stats.duplicates_dropped += 1;
                 return false;
             }
-            Arrival::Filled { after_nack: true } => s.repaired(now, ext_seq),
+            Arrival::Filled { after_nack: true } => s.repaired(now, ext_seq, repaired),
             _ => {}
         }
         let inserted = s

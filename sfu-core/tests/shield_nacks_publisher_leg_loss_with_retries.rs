@@ -85,7 +85,8 @@ fn the_round_trip_of_a_first_nack_sets_the_retry_schedule() {
     assert_eq!(call.shield().rtt(stream), Some(Duration::from_millis(30)));
     assert_eq!(call.shield().stats().rtt_samples, 1);
 
-    // The next loss is retried after 1.25 x 30 ms.
+    // The next loss is retried as soon as its repair is overdue: one
+    // round trip plus the 1 ms floor of the jitter allowance.
     call.send(4, false);
     call.send(6, false);
     let gap_at = call.now;
@@ -98,7 +99,7 @@ fn the_round_trip_of_a_first_nack_sets_the_retry_schedule() {
         }
     }
     assert_eq!(times[0] - gap_at, Duration::from_millis(5));
-    assert_eq!(times[1] - times[0], Duration::from_micros(37_500));
+    assert_eq!(times[1] - times[0], Duration::from_millis(31));
 }
 
 #[test]
@@ -124,8 +125,8 @@ fn an_explicit_rtt_seeds_the_schedule() {
     }
     assert_eq!(
         times[1] - times[0],
-        Duration::from_millis(50),
-        "1.25 x 40 ms"
+        Duration::from_millis(41),
+        "the seeded 40 ms plus the 1 ms jitter floor"
     );
 }
 

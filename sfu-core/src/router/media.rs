@@ -271,7 +271,33 @@ impl<R: LossRecovery> Router<R> {
         };
         sub.keyframe_requests_received += 1;
         self.stats.keyframe_requests_received += 1;
-        let Some(layer) = sub.rewriter.current().or(sub.target) else {
+        self.keyframe_for(now, id);
+    }
+
+    /// Asks the publisher for a keyframe of what `subscription` receives
+    /// (or is waiting to receive), within the per-layer interval: e.g. when
+    /// the subscriber's transport has just connected and missed the start.
+    pub fn request_keyframe(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+    ) -> Result<(), Error> {
+        if !self.subs.contains_key(&subscription) {
+            return Err(Error::UnknownSubscription(subscription));
+        }
+        self.keyframe_for(now, subscription);
+        Ok(())
+    }
+
+    fn keyframe_for(&mut self, now: Instant, id: SubscriptionId) {
+        let Some(sub) = self.subs.get(&id) else {
+            return;
+        };
+        let Some(layer) = sub.rewriter.current().or(sub.target).or_else(|| {
+            // Not started yet: the layer its policy will most likely pick.
+            let track = sub.track.and_then(|t| self.tracks.get(&t))?;
+            Some(crate::LayerIndex(track.layers.len().checked_sub(1)? as u8))
+        }) else {
             return;
         };
         let Some(track) = sub.track.and_then(|t| self.tracks.get_mut(&t)) else {

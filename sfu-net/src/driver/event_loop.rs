@@ -1,0 +1,643 @@
+//! The driver thread: sockets, endpoint and router in one loop.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use crate::sdp::{
+    self, Capabilities, LocalTransport, MediaKind, Msid, OutgoingTrack, PublishOffer,
+    SectionSender, ViewerOffer,
+};
+use crate::{Endpoint, Event as NetEvent, IceCredentials, SessionConfig as NetSessionConfig};
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use sfu_core::{
+    Event as RouterEvent, Fallback, Hint, Output, PullConfig, ResumePoint, Router, Shield,
+    Simulcast, SubscriptionId,
+};
+
+use super::signaling::{codec_config, extension_map, track_config};
+use super::udp::{self, RecvBatch};
+use super::{Command, DriverConfig, DriverError, DriverEvent, DriverStats, Publication, Viewing};
+
+pub(crate) const SOCKET: Token = Token(0);
+pub(crate) const WAKER: Token = Token(1);
+
+type RouterId = sfu_core::SessionId;
+type NetId = crate::SessionId;
+
+/// A published track as viewers need it: router name, kind, SDP codec.
+struct SourceTrack {
+    name: String,
+    kind: MediaKind,
+    codec: sdp::Codec,
+    layers: usize,
+}
+
+/// One m-section of a viewer, and what flows into it.
+struct ViewSection {
+    mid: String,
+    kind: MediaKind,
+    ssrc: u32,
+    rtx_ssrc: Option<u32>,
+    codecs: Vec<sfu_core::CodecConfig>,
+    subscription: Option<SubscriptionId>,
+    resume: Option<ResumePoint>,
+}
+
+enum Role {
+    Publisher(Vec<SourceTrack>),
+    Viewer {
+        sections: Vec<ViewSection>,
+        layer: Option<String>,
+    },
+}
+
+struct Session {
+    net: NetId,
+    role: Role,
+}
+
+pub(crate) struct Core {
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    endpoint: Endpoint,
+    router: Router<Shield>,
+    caps: Capabilities,
+    candidate: SocketAddr,
+    sessions: HashMap<RouterId, Session>,
+    by_net: HashMap<NetId, RouterId>,
+    events: Sender<DriverEvent>,
+    next_ssrc: u32,
+    send_buf: Vec<u8>,
+    outgoing: Vec<(SocketAddr, Bytes)>,
+    send_dropped: u64,
+    running: bool,
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The OS generator failing is not recoverable; a zero-filled buffer would
+    // make credentials guessable, so fall back to the clock's entropy mixed
+    // with the address of a stack variable only in that case.
+    if getrandom::fill(&mut b).is_err() {
+        let seed = Instant::now().elapsed().as_nanos() ^ (&b as *const _ as u128);
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (seed >> ((i % 16) * 8)) as u8 ^ i as u8;
+        }
+    }
+    b
+}
+
+impl Core {
+    pub fn new(
+        config: DriverConfig,
+        socket: UdpSocket,
+        local_addr: SocketAddr,
+        events: Sender<DriverEvent>,
+    ) -> Result<Self, DriverError> {
+        let certificate = match config.certificate {
+            Some(c) => c,
+            None => crate::Certificate::generate()?,
+        };
+        let endpoint = Endpoint::new(config.endpoint, certificate)?;
+        let shield = Shield::new(config.shield).map_err(|_| DriverError::Stopped)?;
+        let candidate = SocketAddr::new(
+            config.public_ip.unwrap_or(local_addr.ip()),
+            local_addr.port(),
+        );
+        Ok(Self {
+            socket,
+            local_addr,
+            endpoint,
+            router: Router::with_loss_recovery(config.router, shield),
+            caps: config.capabilities,
+            candidate,
+            sessions: HashMap::new(),
+            by_net: HashMap::new(),
+            events,
+            next_ssrc: u32::from_be_bytes(random::<4>()) | 1,
+            send_buf: vec![0; udp::MAX_DATAGRAM],
+            outgoing: Vec::with_capacity(udp::BATCH * 8),
+            send_dropped: 0,
+            running: true,
+        })
+    }
+
+    pub fn run(&mut self, mut poll: Poll, commands: Receiver<Command>) {
+        let fd = self.socket.as_raw_fd();
+        if poll
+            .registry()
+            .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)
+            .is_err()
+        {
+            return;
+        }
+        let mut events = Events::with_capacity(64);
+        let mut batch = RecvBatch::default();
+        while self.running {
+            let now = Instant::now();
+            let deadline = [self.endpoint.poll_timeout(), self.router.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            let timeout = deadline.map(|d| d.saturating_duration_since(now));
+            if let Err(e) = poll.poll(&mut events, timeout)
+                && e.kind() != std::io::ErrorKind::Interrupted
+            {
+                break;
+            }
+            // Read until the socket is drained: readiness is edge-triggered.
+            loop {
+                match udp::recv_batch(&self.socket, &mut batch) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let now = Instant::now();
+                        for (src, data) in batch.iter() {
+                            self.endpoint
+                                .handle_datagram(now, src, self.local_addr, data);
+                        }
+                        self.pump(now);
+                    }
+                }
+            }
+            while let Ok(cmd) = commands.try_recv() {
+                self.command(cmd);
+            }
+            let now = Instant::now();
+            if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+                self.endpoint.handle_timeout(now);
+            }
+            if self.router.poll_timeout().is_some_and(|t| t <= now) {
+                self.router.handle_timeout(now);
+            }
+            self.pump(now);
+        }
+        let ids: Vec<NetId> = self.by_net.keys().copied().collect();
+        for id in ids {
+            let _ = self.endpoint.close_session(id);
+        }
+        self.flush();
+    }
+
+    /// Moves everything between endpoint, router and socket until quiet.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(ev) = self.endpoint.poll_event() {
+                progressed = true;
+                self.net_event(now, ev);
+            }
+            while let Some(out) = self.router.poll_output() {
+                progressed = true;
+                self.router_output(out);
+            }
+            while let Some(ev) = self.router.poll_event() {
+                progressed = true;
+                self.router_event(ev);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        while let Some(t) = self.endpoint.poll_transmit() {
+            self.outgoing.push((t.destination, t.contents));
+        }
+        if self.outgoing.is_empty() {
+            return;
+        }
+        let slices: Vec<(SocketAddr, &[u8])> = self
+            .outgoing
+            .iter()
+            .map(|(a, b)| (*a, b.as_ref()))
+            .collect();
+        let sent = udp::send_batch(&self.socket, &slices).unwrap_or(0);
+        self.send_dropped += (slices.len() - sent.min(slices.len())) as u64;
+        self.outgoing.clear();
+    }
+
+    fn net_event(&mut self, now: Instant, ev: NetEvent) {
+        match ev {
+            NetEvent::Connected { session, .. } => {
+                if let Some(&id) = self.by_net.get(&session) {
+                    let _ = self.events.send(DriverEvent::Connected { session: id });
+                    // Whatever was forwarded before DTLS finished is lost:
+                    // start viewers on a fresh keyframe.
+                    if let Some(Session {
+                        role: Role::Viewer { sections, .. },
+                        ..
+                    }) = self.sessions.get(&id)
+                    {
+                        for sub in sections.iter().filter_map(|s| s.subscription) {
+                            let _ = self.router.request_keyframe(now, sub);
+                        }
+                    }
+                }
+            }
+            NetEvent::Rtp { session, packet } => {
+                if let Some(&id) = self.by_net.get(&session) {
+                    let _ = self.router.handle_rtp(now, id, packet);
+                }
+            }
+            NetEvent::Rtcp { session, packet } => {
+                if let Some(&id) = self.by_net.get(&session) {
+                    let _ = self.router.handle_rtcp(now, id, packet);
+                }
+            }
+            NetEvent::Closed { session, reason } => {
+                if let Some(id) = self.by_net.remove(&session) {
+                    self.sessions.remove(&id);
+                    let _ = self.router.close_session(now, id);
+                    let _ = self.events.send(DriverEvent::Closed {
+                        session: id,
+                        reason: format!("{reason:?}"),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn router_output(&mut self, out: Output) {
+        match out {
+            Output::Rtp {
+                session, packet, ..
+            } => {
+                let Some(s) = self.sessions.get(&session) else {
+                    return;
+                };
+                if let Ok(n) = packet.write_to(&mut self.send_buf)
+                    && let Some(bytes) = self.send_buf.get(..n)
+                {
+                    let _ = self.endpoint.send_rtp(s.net, bytes);
+                }
+            }
+            Output::Rtcp { session, packet } => {
+                if let Some(s) = self.sessions.get(&session) {
+                    let _ = self.endpoint.send_rtcp(s.net, &packet);
+                }
+            }
+        }
+    }
+
+    fn router_event(&mut self, ev: RouterEvent) {
+        if let RouterEvent::SubscriptionEnded {
+            subscriber,
+            subscription,
+            reason,
+            resume,
+        } = ev
+        {
+            if let Some(Session {
+                role: Role::Viewer { sections, .. },
+                ..
+            }) = self.sessions.get_mut(&subscriber)
+                && let Some(section) = sections
+                    .iter_mut()
+                    .find(|s| s.subscription == Some(subscription))
+            {
+                section.subscription = None;
+                section.resume = resume.or(section.resume);
+            }
+            let _ = self.events.send(DriverEvent::SubscriptionEnded {
+                subscriber,
+                subscription,
+                reason,
+            });
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = Instant::now();
+        match cmd {
+            Command::Publish(offer, reply) => {
+                let _ = reply.send(self.publish(now, &offer));
+            }
+            Command::View {
+                offer,
+                source,
+                layer,
+                reply,
+            } => {
+                let _ = reply.send(self.view(now, &offer, source, layer));
+            }
+            Command::Attach {
+                viewer,
+                source,
+                reply,
+            } => {
+                let _ = reply.send(self.attach(now, viewer, source));
+            }
+            Command::PreferLayer { viewer, rid, reply } => {
+                let _ = reply.send(self.prefer_layer(viewer, rid));
+            }
+            Command::Close(session, reply) => {
+                let _ = reply.send(self.close(now, session));
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(Ok(DriverStats {
+                    endpoint: self.endpoint.stats(),
+                    router: self.router.stats(),
+                    sessions: self.sessions.len(),
+                    send_dropped: self.send_dropped,
+                }));
+            }
+            Command::Shutdown => self.running = false,
+        }
+        self.pump(now);
+    }
+
+    fn local_transport(&self, credentials: &IceCredentials) -> LocalTransport {
+        LocalTransport {
+            ice: sdp::IceParameters {
+                ufrag: credentials.ufrag().to_owned(),
+                pwd: credentials.pwd().to_owned(),
+            },
+            fingerprint: *self.endpoint.certificate().fingerprint(),
+            candidate: self.candidate,
+            session_id: u64::from_be_bytes(random::<8>()) >> 1,
+        }
+    }
+
+    fn fresh_ssrc(&mut self) -> u32 {
+        self.next_ssrc = self.next_ssrc.wrapping_add(2);
+        self.next_ssrc
+    }
+
+    fn add_net_session(
+        &mut self,
+        now: Instant,
+        credentials: IceCredentials,
+        remote: &sdp::RemoteTransport,
+        remote_ssrcs: Vec<u32>,
+        learn: bool,
+    ) -> Result<NetId, DriverError> {
+        Ok(self.endpoint.add_session(
+            now,
+            NetSessionConfig {
+                credentials,
+                remote_ufrag: Some(remote.ice.ufrag.clone()),
+                remote_fingerprint: remote.fingerprint,
+                remote_ssrcs,
+                learn_remote_ssrcs: learn,
+            },
+        )?)
+    }
+
+    fn publish(&mut self, now: Instant, offer: &str) -> Result<Publication, DriverError> {
+        let offer = PublishOffer::parse(offer)?;
+        let credentials = IceCredentials::from_random(&random());
+        let local = self.local_transport(&credentials);
+        let answer = offer.answer(&local, &self.caps)?;
+        let tracks = offer.tracks(&answer);
+        let configs: Vec<_> = tracks
+            .iter()
+            .filter_map(|t| track_config(t).map(|c| (t, c)))
+            .collect();
+        let remote_ssrcs: Vec<u32> = tracks
+            .iter()
+            .flat_map(|t| t.ssrc.into_iter().chain(t.rtx_ssrc))
+            .collect();
+        let simulcast = tracks.iter().any(|t| !t.rids.is_empty());
+        let net =
+            self.add_net_session(now, credentials, offer.remote(), remote_ssrcs, simulcast)?;
+        let session = match self.router.create_session(
+            now,
+            sfu_core::SessionConfig {
+                extensions: extension_map(&answer),
+                rtcp_ssrc: None,
+            },
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = self.endpoint.close_session(net);
+                return Err(e.into());
+            }
+        };
+        let mut sources = Vec::new();
+        for (t, config) in configs {
+            let layers = config.layers.len();
+            if let Err(e) = self.router.publish_track(now, session, config) {
+                let _ = self.endpoint.close_session(net);
+                let _ = self.router.close_session(now, session);
+                return Err(e.into());
+            }
+            sources.push(SourceTrack {
+                name: t.mid.clone(),
+                kind: t.kind,
+                codec: t.codec.clone(),
+                layers,
+            });
+        }
+        let published = tracks
+            .iter()
+            .map(|t| (t.mid.clone(), t.kind, t.rids.clone()))
+            .collect();
+        self.by_net.insert(net, session);
+        self.sessions.insert(
+            session,
+            Session {
+                net,
+                role: Role::Publisher(sources),
+            },
+        );
+        Ok(Publication {
+            session,
+            answer: answer.to_sdp(),
+            tracks: published,
+        })
+    }
+
+    fn view(
+        &mut self,
+        now: Instant,
+        offer: &str,
+        source: Option<sfu_core::SessionId>,
+        layer: Option<String>,
+    ) -> Result<Viewing, DriverError> {
+        let offer = ViewerOffer::parse(offer)?;
+        let source_tracks: Vec<(MediaKind, sdp::Codec)> =
+            match source.and_then(|s| self.sessions.get(&s)) {
+                Some(Session {
+                    role: Role::Publisher(t),
+                    ..
+                }) => t.iter().map(|t| (t.kind, t.codec.clone())).collect(),
+                _ => Vec::new(),
+            };
+        // One sender per receiving audio/video section: the source's codec
+        // when it is live, else the codec we prefer among those offered.
+        let mut senders = Vec::new();
+        let mut unused: Vec<(MediaKind, sdp::Codec)> = source_tracks;
+        let caps = self.caps.clone();
+        let mut ssrcs = Vec::new();
+        for section in &offer.description().sections {
+            if section.is_rejected() || !section.direction.receives() {
+                continue;
+            }
+            if !matches!(section.kind, MediaKind::Audio | MediaKind::Video) {
+                continue;
+            }
+            let from_source = unused
+                .iter()
+                .position(|(kind, _)| *kind == section.kind)
+                .map(|i| unused.remove(i).1);
+            let Some(codec) = from_source.or_else(|| caps.pick(section).cloned()) else {
+                continue;
+            };
+            let ssrc = self.fresh_ssrc();
+            let rtx_ssrc = (section.kind == MediaKind::Video).then(|| self.fresh_ssrc());
+            ssrcs.push((section.mid.clone(), section.kind, ssrc, rtx_ssrc));
+            senders.push(SectionSender {
+                mid: section.mid.clone(),
+                track: OutgoingTrack {
+                    kind: section.kind,
+                    codec,
+                    ssrc,
+                    rtx_ssrc,
+                    msid: Msid {
+                        stream: "sfu".into(),
+                        track: format!("sfu-{}", section.mid),
+                    },
+                    cname: "sfu".into(),
+                },
+            });
+        }
+        let credentials = IceCredentials::from_random(&random());
+        let local = self.local_transport(&credentials);
+        let answer = offer.answer(&local, &self.caps, &senders)?;
+        let sections = ssrcs
+            .into_iter()
+            .filter_map(|(mid, kind, ssrc, rtx_ssrc)| {
+                let s = answer.section(&mid)?;
+                let codec = s.media_codecs().next()?;
+                let rtx_pt = s.rtx_for(codec.pt).map(|c| c.pt);
+                Some(ViewSection {
+                    mid,
+                    kind,
+                    ssrc,
+                    rtx_ssrc: rtx_ssrc.filter(|_| rtx_pt.is_some()),
+                    codecs: vec![codec_config(codec, rtx_pt)],
+                    subscription: None,
+                    resume: None,
+                })
+            })
+            .collect();
+        // A receive-only client's RTCP comes from SSRCs it never announced.
+        let net = self.add_net_session(now, credentials, offer.remote(), Vec::new(), true)?;
+        let session = match self.router.create_session(
+            now,
+            sfu_core::SessionConfig {
+                extensions: extension_map(&answer),
+                rtcp_ssrc: None,
+            },
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = self.endpoint.close_session(net);
+                return Err(e.into());
+            }
+        };
+        self.by_net.insert(net, session);
+        self.sessions.insert(
+            session,
+            Session {
+                net,
+                role: Role::Viewer { sections, layer },
+            },
+        );
+        if let Some(source) = source {
+            self.attach(now, session, source)?;
+        }
+        Ok(Viewing {
+            session,
+            answer: answer.to_sdp(),
+        })
+    }
+
+    fn attach(
+        &mut self,
+        now: Instant,
+        viewer: RouterId,
+        source: RouterId,
+    ) -> Result<(), DriverError> {
+        let tracks: Vec<(String, MediaKind, usize)> = match self.sessions.get(&source) {
+            Some(Session {
+                role: Role::Publisher(t),
+                ..
+            }) => t
+                .iter()
+                .map(|t| (t.name.clone(), t.kind, t.layers))
+                .collect(),
+            Some(_) => return Err(DriverError::WrongRole(source)),
+            None => return Err(DriverError::UnknownSession(source)),
+        };
+        let Some(Session {
+            role: Role::Viewer { sections, layer },
+            ..
+        }) = self.sessions.get_mut(&viewer)
+        else {
+            return Err(match self.sessions.contains_key(&viewer) {
+                true => DriverError::WrongRole(viewer),
+                false => DriverError::UnknownSession(viewer),
+            });
+        };
+        let mut unused = tracks;
+        for section in sections.iter_mut().filter(|s| s.subscription.is_none()) {
+            let Some(i) = unused.iter().position(|t| t.1 == section.kind) else {
+                continue;
+            };
+            let (name, _, layers) = unused.remove(i);
+            let mut pull =
+                PullConfig::new(section.ssrc, section.codecs.clone()).with_mid(section.mid.clone());
+            if let Some(rtx) = section.rtx_ssrc {
+                pull = pull.with_rtx(rtx);
+            }
+            if layers > 1 {
+                pull = pull.with_policy(Simulcast::new(layer.clone(), Fallback::Auto));
+            }
+            if let Some(point) = section.resume {
+                pull = pull.resume(point);
+            }
+            section.subscription = Some(self.router.pull_track(now, viewer, source, &name, pull)?);
+        }
+        Ok(())
+    }
+
+    fn prefer_layer(&mut self, viewer: RouterId, rid: Option<String>) -> Result<(), DriverError> {
+        let Some(Session {
+            role: Role::Viewer { sections, layer },
+            ..
+        }) = self.sessions.get_mut(&viewer)
+        else {
+            return Err(DriverError::UnknownSession(viewer));
+        };
+        layer.clone_from(&rid);
+        let hint = rid.map_or(Hint::PreferHighest, Hint::PreferRid);
+        for sub in sections.iter().filter_map(|s| s.subscription) {
+            self.router.hint(sub, hint.clone())?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, now: Instant, session: RouterId) -> Result<(), DriverError> {
+        let s = self
+            .sessions
+            .remove(&session)
+            .ok_or(DriverError::UnknownSession(session))?;
+        self.by_net.remove(&s.net);
+        let _ = self.endpoint.close_session(s.net);
+        let _ = self.router.close_session(now, session);
+        let _ = self.events.send(DriverEvent::Closed {
+            session,
+            reason: "closed by the application".into(),
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,339 @@
+//! DTLS 1.2 server (via `dimpl`), the certificate it presents and the
+//! fingerprints both sides announce in SDP (RFC 8122, RFC 5763).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dimpl::{Dtls, DtlsCertificate, Output};
+use ring::digest;
+
+use crate::error::Error;
+use crate::srtp::SrtpProfile;
+
+/// SHA-256 certificate fingerprint, as in `a=fingerprint:sha-256 AB:CD:…`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The SHA-256 fingerprint of a DER certificate.
+    pub fn of_der(certificate_der: &[u8]) -> Self {
+        let d = digest::digest(&digest::SHA256, certificate_der);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        Fingerprint(out)
+    }
+
+    /// Parses the two fields of an `a=fingerprint` line: the hash function
+    /// (only `sha-256`, case-insensitive) and the colon-separated hex value.
+    pub fn from_sdp(hash_function: &str, value: &str) -> Result<Self, Error> {
+        if !hash_function.eq_ignore_ascii_case("sha-256") {
+            return Err(Error::FingerprintMalformed("hash function is not sha-256"));
+        }
+        let mut out = [0u8; 32];
+        let mut parts = value.trim().split(':');
+        for byte in out.iter_mut() {
+            let part = parts
+                .next()
+                .ok_or(Error::FingerprintMalformed("fewer than 32 bytes"))?;
+            if part.len() != 2 {
+                return Err(Error::FingerprintMalformed("byte is not two hex digits"));
+            }
+            *byte =
+                u8::from_str_radix(part, 16).map_err(|_| Error::FingerprintMalformed("not hex"))?;
+        }
+        if parts.next().is_some() {
+            return Err(Error::FingerprintMalformed("more than 32 bytes"));
+        }
+        Ok(Fingerprint(out))
+    }
+
+    /// The raw 32 digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The value part of `a=fingerprint`: `AB:CD:…` (upper-case hex).
+    pub fn sdp_value(&self) -> String {
+        let mut s = String::with_capacity(32 * 3);
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                s.push(':');
+            }
+            s.push_str(&format!("{b:02X}"));
+        }
+        s
+    }
+}
+
+/// Formats as the whole attribute value: `sha-256 AB:CD:…`.
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha-256 {}", self.sdp_value())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Parses `sha-256 AB:CD:…` (the `a=fingerprint` value).
+impl FromStr for Fingerprint {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let (hash, value) = s.trim().split_once(' ').ok_or(Error::FingerprintMalformed(
+            "no space between hash function and value",
+        ))?;
+        Fingerprint::from_sdp(hash, value)
+    }
+}
+
+/// The DTLS certificate the SFU presents: ECDSA P-256, self-signed.
+#[derive(Clone)]
+pub struct Certificate {
+    dtls: DtlsCertificate,
+    fingerprint: Fingerprint,
+}
+
+impl Certificate {
+    /// Generates a fresh self-signed ECDSA P-256 certificate. Call once at
+    /// start; the key comes from the operating system's random source (the
+    /// one place this crate draws randomness itself, at setup, not per packet).
+    pub fn generate() -> Result<Self, Error> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| Error::Certificate(e.to_string()))?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+            .map_err(|e| Error::Certificate(e.to_string()))?;
+        let mut name = rcgen::DistinguishedName::new();
+        name.push(rcgen::DnType::CommonName, "sfu");
+        params.distinguished_name = name;
+        // Firefox rejects two certificates with the same issuer and serial,
+        // even across processes: use a random serial.
+        let mut serial = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut serial)
+            .map_err(|_| Error::Certificate("no system randomness".into()))?;
+        serial[0] &= 0x7f;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| Error::Certificate(e.to_string()))?;
+        Self::from_der(cert.der().to_vec(), key.serialize_der())
+    }
+
+    /// Uses a supplied certificate (DER) and its PKCS#8 private key (DER,
+    /// ECDSA P-256 or P-384).
+    pub fn from_der(certificate: Vec<u8>, private_key_pkcs8: Vec<u8>) -> Result<Self, Error> {
+        if certificate.is_empty() || private_key_pkcs8.is_empty() {
+            return Err(Error::Certificate("empty certificate or key".into()));
+        }
+        let fingerprint = Fingerprint::of_der(&certificate);
+        Ok(Certificate {
+            dtls: DtlsCertificate {
+                certificate,
+                private_key: private_key_pkcs8,
+            },
+            fingerprint,
+        })
+    }
+
+    /// The fingerprint to put in every SDP answer and offer.
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
+    /// The certificate in DER form.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.dtls.certificate
+    }
+
+    pub(crate) fn dimpl(&self) -> &DtlsCertificate {
+        &self.dtls
+    }
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one drain of the DTLS engine produced besides datagrams.
+#[derive(Debug, Default)]
+pub(crate) struct DtlsProgress {
+    /// The handshake completed and the peer's certificate matched.
+    pub connected: bool,
+    /// SRTP keying material and the negotiated profile.
+    pub keys: Option<(Vec<u8>, SrtpProfile)>,
+    /// The peer sent close_notify.
+    pub close_notify: bool,
+    /// Application data records (data channels are not supported: dropped).
+    pub application_data: u64,
+}
+
+/// The DTLS server side of one session.
+pub(crate) struct DtlsServer {
+    dtls: Dtls,
+    expected: Fingerprint,
+    peer_verified: bool,
+    connected: bool,
+    next_timeout: Option<Instant>,
+    scratch: Vec<u8>,
+}
+
+impl fmt::Debug for DtlsServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DtlsServer")
+            .field("expected", &self.expected)
+            .field("peer_verified", &self.peer_verified)
+            .field("connected", &self.connected)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DtlsServer {
+    pub(crate) fn new(
+        now: Instant,
+        config: Arc<dimpl::Config>,
+        certificate: &Certificate,
+        expected: Fingerprint,
+    ) -> Self {
+        DtlsServer {
+            dtls: Dtls::new_12(config, certificate.dimpl().clone(), now),
+            expected,
+            peer_verified: false,
+            connected: false,
+            next_timeout: None,
+            scratch: vec![0; 2048],
+        }
+    }
+
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        self.next_timeout
+    }
+
+    pub(crate) fn handle_packet(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        transmit: &mut impl FnMut(&[u8]),
+    ) -> Result<DtlsProgress, Error> {
+        // dimpl keeps a logical clock: refresh it before every input.
+        self.dtls.handle_timeout(now).map_err(dtls_error)?;
+        self.dtls.handle_packet(packet).map_err(dtls_error)?;
+        self.drain(transmit)
+    }
+
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        transmit: &mut impl FnMut(&[u8]),
+    ) -> Result<DtlsProgress, Error> {
+        self.dtls.handle_timeout(now).map_err(dtls_error)?;
+        self.drain(transmit)
+    }
+
+    /// Sends close_notify (when connected) and stops the engine.
+    pub(crate) fn close(&mut self, transmit: &mut impl FnMut(&[u8])) {
+        if self.dtls.close().is_ok() {
+            let _ = self.drain(transmit);
+        }
+    }
+
+    fn drain(&mut self, transmit: &mut impl FnMut(&[u8])) -> Result<DtlsProgress, Error> {
+        let mut progress = DtlsProgress::default();
+        loop {
+            match self.dtls.poll_output(&mut self.scratch) {
+                Output::Packet(p) => transmit(p),
+                Output::BufferTooSmall { needed } => {
+                    // dimpl bounds records by its MTU setting; refuse absurd asks.
+                    if needed > 65_536 {
+                        return Err(Error::Dtls(format!(
+                            "engine asked for a {needed}-byte buffer"
+                        )));
+                    }
+                    self.scratch.resize(needed, 0);
+                }
+                Output::Timeout(t) => {
+                    self.next_timeout = Some(t);
+                    break;
+                }
+                Output::PeerCert(der) => {
+                    let actual = Fingerprint::of_der(der);
+                    if actual != self.expected {
+                        return Err(Error::FingerprintMismatch {
+                            expected: self.expected,
+                            actual,
+                        });
+                    }
+                    self.peer_verified = true;
+                }
+                Output::Connected if !self.connected => {
+                    self.connected = true;
+                    progress.connected = true;
+                }
+                Output::KeyingMaterial(material, profile) => {
+                    let profile = SrtpProfile::from_dimpl(profile).ok_or(Error::NoSrtpProfile)?;
+                    progress.keys = Some((material.to_vec(), profile));
+                }
+                Output::ApplicationData(_) => progress.application_data += 1,
+                Output::CloseNotify => progress.close_notify = true,
+                _ => {}
+            }
+        }
+        if (progress.connected || progress.keys.is_some()) && !self.peer_verified {
+            return Err(Error::NoPeerCertificate);
+        }
+        if progress.connected && progress.keys.is_none() {
+            return Err(Error::NoSrtpProfile);
+        }
+        Ok(progress)
+    }
+}
+
+fn dtls_error(e: dimpl::Error) -> Error {
+    Error::Dtls(e.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_round_trips_through_sdp_text() {
+        let fp = Fingerprint::of_der(b"not really a certificate");
+        let text = fp.to_string();
+        assert!(text.starts_with("sha-256 "));
+        assert_eq!(text.len(), "sha-256 ".len() + 32 * 3 - 1);
+        assert_eq!(text.parse::<Fingerprint>().unwrap(), fp);
+        assert_eq!(
+            Fingerprint::from_sdp("SHA-256", &fp.sdp_value().to_lowercase()).unwrap(),
+            fp
+        );
+    }
+
+    #[test]
+    fn malformed_fingerprints_are_errors() {
+        let good = Fingerprint::of_der(b"x").sdp_value();
+        assert!(Fingerprint::from_sdp("sha-1", &good).is_err());
+        assert!(Fingerprint::from_sdp("sha-256", &good[3..]).is_err());
+        assert!(Fingerprint::from_sdp("sha-256", &format!("{good}:00")).is_err());
+        assert!(Fingerprint::from_sdp("sha-256", &good[..good.len() - 1]).is_err());
+        assert!("sha-256".parse::<Fingerprint>().is_err());
+        assert!(Fingerprint::from_sdp("sha-256", "ZZ").is_err());
+    }
+
+    #[test]
+    fn generated_certificates_differ_and_match_their_fingerprint() {
+        let a = Certificate::generate().unwrap();
+        let b = Certificate::generate().unwrap();
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(*a.fingerprint(), Fingerprint::of_der(a.certificate_der()));
+    }
+}

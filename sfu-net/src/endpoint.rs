@@ -1,0 +1,510 @@
+//! The endpoint: one per UDP socket, owning every session on it and
+//! routing each datagram — STUN by ufrag, DTLS and SRTP by 5-tuple.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::demux::{DatagramKind, classify};
+use crate::dtls::Certificate;
+use crate::error::Error;
+use crate::event::{CloseReason, Event, Transmit};
+use crate::ice::{CheckRejection, Path, local_ufrag_of};
+use crate::session::{SessionConfig, SessionId};
+use crate::srtp::SrtpDrop;
+use crate::stats::EndpointStats;
+use crate::stun::{self, StunMessage};
+use crate::transport::{DtlsSignals, Transport};
+
+/// Limits and timers of an [`Endpoint`].
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Close a session after this long without a valid check on its
+    /// selected path (RFC 7675 says 30 s).
+    pub consent_timeout: Duration,
+    /// At most this many live sessions.
+    pub max_sessions: usize,
+    /// At most this many verified 5-tuples per session; the oldest
+    /// unselected one is forgotten first.
+    pub max_paths_per_session: usize,
+    /// At most this many allowed remote SSRCs per session.
+    pub max_remote_ssrcs: usize,
+    /// At most this many datagrams, and this many media events, queued
+    /// before the driver drains them.
+    pub max_queued: usize,
+    /// Largest DTLS datagram the handshake produces.
+    pub dtls_mtu: usize,
+    /// First DTLS handshake retransmission timeout (doubles per retry).
+    pub dtls_initial_rto: Duration,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            consent_timeout: Duration::from_secs(30),
+            max_sessions: 10_000,
+            max_paths_per_session: 4,
+            max_remote_ssrcs: 64,
+            max_queued: 16_384,
+            dtls_mtu: 1150,
+            dtls_initial_rto: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The sans-IO endpoint behind one UDP port.
+///
+/// Feed it with [`handle_datagram`](Self::handle_datagram) and
+/// [`handle_timeout`](Self::handle_timeout); after each call drain
+/// [`poll_transmit`](Self::poll_transmit) and
+/// [`poll_event`](Self::poll_event), then sleep until
+/// [`poll_timeout`](Self::poll_timeout).
+#[derive(Debug)]
+pub struct Endpoint {
+    config: EndpointConfig,
+    dtls_config: Arc<dimpl::Config>,
+    certificate: Certificate,
+    sessions: HashMap<SessionId, Transport>,
+    by_ufrag: HashMap<Vec<u8>, SessionId>,
+    by_path: HashMap<Path, SessionId>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: EndpointStats,
+    next_id: u64,
+    stun_scratch: Vec<u8>,
+    id_scratch: Vec<SessionId>,
+}
+
+/// Queues a datagram unless the queue is full (then counts it).
+fn push_transmit(
+    transmits: &mut VecDeque<Transmit>,
+    stats: &mut EndpointStats,
+    max: usize,
+    path: Path,
+    contents: Bytes,
+) -> bool {
+    if transmits.len() >= max {
+        stats.transmits_dropped += 1;
+        return false;
+    }
+    transmits.push_back(Transmit {
+        destination: path.0,
+        source: path.1,
+        contents,
+    });
+    true
+}
+
+impl Endpoint {
+    /// Creates an endpoint presenting `certificate` in every DTLS handshake.
+    pub fn new(config: EndpointConfig, certificate: Certificate) -> Result<Self, Error> {
+        let dtls_config = dimpl::Config::builder()
+            .mtu(config.dtls_mtu)
+            .flight_start_rto(config.dtls_initial_rto)
+            .require_client_certificate(true)
+            // ICE already proved the peer owns its address: a cookie round
+            // trip would only delay the handshake.
+            .use_server_cookie(false)
+            .build()
+            .map_err(|e| Error::Dtls(e.to_string()))?;
+        Ok(Endpoint {
+            config,
+            dtls_config: Arc::new(dtls_config),
+            certificate,
+            sessions: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            by_path: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: EndpointStats::default(),
+            next_id: 0,
+            stun_scratch: Vec::with_capacity(128),
+            id_scratch: Vec::new(),
+        })
+    }
+
+    /// The certificate whose fingerprint goes into every SDP.
+    pub fn certificate(&self) -> &Certificate {
+        &self.certificate
+    }
+
+    /// Drop counters and totals.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
+    }
+
+    /// Live sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Entries in the ufrag routing map (one per live session).
+    pub fn ufrag_route_count(&self) -> usize {
+        self.by_ufrag.len()
+    }
+
+    /// Entries in the 5-tuple routing map (verified paths).
+    pub fn path_route_count(&self) -> usize {
+        self.by_path.len()
+    }
+
+    /// Datagrams waiting in [`poll_transmit`](Self::poll_transmit).
+    pub fn queued_transmits(&self) -> usize {
+        self.transmits.len()
+    }
+
+    /// Events waiting in [`poll_event`](Self::poll_event).
+    pub fn queued_events(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The path a session currently sends on, if a valid check came in.
+    pub fn selected_path(&self, session: SessionId) -> Option<(SocketAddr, SocketAddr)> {
+        self.sessions.get(&session)?.ice.selected()
+    }
+
+    /// Accepts a new client. Its consent clock starts now: if no valid
+    /// check arrives within the consent timeout the session closes.
+    pub fn add_session(
+        &mut self,
+        now: Instant,
+        session: SessionConfig,
+    ) -> Result<SessionId, Error> {
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(Error::TooManySessions(self.config.max_sessions));
+        }
+        if session.remote_ssrcs.len() > self.config.max_remote_ssrcs {
+            return Err(Error::TooManySsrcs(self.config.max_remote_ssrcs));
+        }
+        let ufrag = session.credentials.ufrag().as_bytes().to_vec();
+        if self.by_ufrag.contains_key(&ufrag) {
+            return Err(Error::UfragInUse);
+        }
+        let id = SessionId(self.next_id);
+        self.next_id += 1;
+        let transport = Transport::new(
+            now,
+            session,
+            self.dtls_config.clone(),
+            &self.certificate,
+            self.config.max_paths_per_session,
+            self.config.max_remote_ssrcs,
+        );
+        self.by_ufrag.insert(ufrag, id);
+        self.sessions.insert(id, transport);
+        Ok(id)
+    }
+
+    /// Lets one more remote SSRC reach the session's decryptor (after a
+    /// renegotiation added a track).
+    pub fn allow_remote_ssrc(&mut self, session: SessionId, ssrc: u32) -> Result<(), Error> {
+        let t = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(Error::UnknownSession)?;
+        if t.remote_ssrc_count() >= self.config.max_remote_ssrcs {
+            return Err(Error::TooManySsrcs(self.config.max_remote_ssrcs));
+        }
+        t.allow_remote_ssrc(ssrc);
+        Ok(())
+    }
+
+    /// Sends DTLS close_notify (if connected) and forgets the session.
+    pub fn close_session(&mut self, session: SessionId) -> Result<(), Error> {
+        let t = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(Error::UnknownSession)?;
+        if let Some(path) = t.ice.selected() {
+            let (transmits, stats, max) =
+                (&mut self.transmits, &mut self.stats, self.config.max_queued);
+            t.close(&mut |p: &[u8]| {
+                push_transmit(transmits, stats, max, path, Bytes::copy_from_slice(p));
+            });
+        }
+        self.remove_session(session, CloseReason::Local);
+        Ok(())
+    }
+
+    /// Encrypts one RTP packet and queues it toward the session's peer.
+    pub fn send_rtp(&mut self, session: SessionId, packet: &[u8]) -> Result<(), Error> {
+        self.send_media(session, packet, false)
+    }
+
+    /// Encrypts one compound RTCP packet and queues it toward the peer.
+    pub fn send_rtcp(&mut self, session: SessionId, packet: &[u8]) -> Result<(), Error> {
+        self.send_media(session, packet, true)
+    }
+
+    fn send_media(&mut self, session: SessionId, packet: &[u8], rtcp: bool) -> Result<(), Error> {
+        let t = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(Error::UnknownSession)?;
+        let path = t.ice.selected().ok_or(Error::NotConnected)?;
+        if self.transmits.len() >= self.config.max_queued {
+            self.stats.transmits_dropped += 1;
+            return Err(Error::TransmitQueueFull(self.config.max_queued));
+        }
+        let srtp = t.srtp_mut().ok_or(Error::NotConnected)?;
+        let protected = if rtcp {
+            srtp.protect_rtcp(packet)?
+        } else {
+            srtp.protect_rtp(packet)?
+        };
+        push_transmit(
+            &mut self.transmits,
+            &mut self.stats,
+            self.config.max_queued,
+            path,
+            protected,
+        );
+        Ok(())
+    }
+
+    /// Next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next: the
+    /// earliest DTLS retransmission or consent expiry of any session.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let consent = self.config.consent_timeout;
+        self.sessions
+            .values()
+            .map(|t| t.next_timeout(consent))
+            .min()
+    }
+
+    /// Fires due DTLS retransmissions and closes sessions whose consent
+    /// expired.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut ids = std::mem::take(&mut self.id_scratch);
+        ids.clear();
+        ids.extend(self.sessions.keys().copied());
+        for &id in &ids {
+            let Some(t) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            if t.consent_expired(now, self.config.consent_timeout) {
+                self.remove_session(id, CloseReason::ConsentExpired);
+                continue;
+            }
+            if !t.dtls_due(now) {
+                continue;
+            }
+            let result = match t.ice.selected() {
+                Some(path) => {
+                    let (transmits, stats, max) =
+                        (&mut self.transmits, &mut self.stats, self.config.max_queued);
+                    t.handle_dtls_timeout(now, &mut |p: &[u8]| {
+                        push_transmit(transmits, stats, max, path, Bytes::copy_from_slice(p));
+                    })
+                }
+                None => t.handle_dtls_timeout(now, &mut |_: &[u8]| {}),
+            };
+            self.after_dtls(id, result);
+        }
+        self.id_scratch = ids;
+    }
+
+    /// Handles one datagram received on `local` from `remote`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        datagram: &[u8],
+    ) {
+        self.stats.datagrams += 1;
+        match classify(datagram) {
+            DatagramKind::Stun => self.handle_stun(now, (remote, local), datagram),
+            DatagramKind::Dtls => self.handle_dtls(now, (remote, local), datagram),
+            DatagramKind::Rtp => self.handle_media(remote, local, datagram, false),
+            DatagramKind::Rtcp => self.handle_media(remote, local, datagram, true),
+            DatagramKind::Unknown => self.stats.unknown_kind += 1,
+        }
+    }
+
+    fn handle_stun(&mut self, now: Instant, path: Path, datagram: &[u8]) {
+        let Ok(msg) = StunMessage::parse(datagram) else {
+            self.stats.stun_malformed += 1;
+            return;
+        };
+        if msg.message_type() != stun::BINDING_REQUEST {
+            self.stats.stun_not_binding_request += 1;
+            return;
+        }
+        let route = msg
+            .username()
+            .and_then(local_ufrag_of)
+            .and_then(|u| self.by_ufrag.get(u));
+        let Some(&id) = route else {
+            self.stats.stun_unknown_ufrag += 1;
+            return;
+        };
+        let Some(t) = self.sessions.get_mut(&id) else {
+            self.stats.stun_unknown_ufrag += 1;
+            return;
+        };
+        match t.ice.verify(&msg, path) {
+            Ok(()) => {}
+            Err(CheckRejection::Fingerprint) => {
+                self.stats.stun_bad_fingerprint += 1;
+                return;
+            }
+            Err(CheckRejection::Integrity) => {
+                self.stats.stun_bad_integrity += 1;
+                return;
+            }
+            Err(CheckRejection::RemoteUfrag) => {
+                self.stats.stun_wrong_remote_ufrag += 1;
+                return;
+            }
+            Err(CheckRejection::Replayed) => {
+                self.stats.stun_replayed += 1;
+                return;
+            }
+        }
+        let update = t
+            .ice
+            .accept(now, *msg.transaction_id(), path, msg.use_candidate());
+        t.ice.write_response(&msg, path.0, &mut self.stun_scratch);
+        if let Some(old) = update.evicted
+            && self.by_path.get(&old) == Some(&id)
+        {
+            self.by_path.remove(&old);
+        }
+        if update.added
+            && let Some(previous) = self.by_path.insert(path, id)
+            && previous != id
+            && let Some(other) = self.sessions.get_mut(&previous)
+        {
+            // The same 5-tuple now proves a different session's credentials
+            // (a NAT binding reused): the newest valid check wins.
+            other.ice.forget(path);
+        }
+        if update.selected_changed {
+            self.push_event(Event::PathSelected {
+                session: id,
+                remote: path.0,
+                local: path.1,
+            });
+        }
+        let response = Bytes::copy_from_slice(&self.stun_scratch);
+        if push_transmit(
+            &mut self.transmits,
+            &mut self.stats,
+            self.config.max_queued,
+            path,
+            response,
+        ) {
+            self.stats.binding_responses += 1;
+        }
+    }
+
+    fn handle_dtls(&mut self, now: Instant, path: Path, datagram: &[u8]) {
+        let Some(&id) = self.by_path.get(&path) else {
+            self.stats.dtls_unknown_source += 1;
+            return;
+        };
+        let Some(t) = self.sessions.get_mut(&id) else {
+            self.stats.dtls_unknown_source += 1;
+            return;
+        };
+        let reply_path = t.ice.selected().unwrap_or(path);
+        let (transmits, stats, max) =
+            (&mut self.transmits, &mut self.stats, self.config.max_queued);
+        let result = t.handle_dtls(now, datagram, &mut |p: &[u8]| {
+            push_transmit(transmits, stats, max, reply_path, Bytes::copy_from_slice(p));
+        });
+        self.after_dtls(id, result);
+    }
+
+    fn after_dtls(&mut self, id: SessionId, result: Result<DtlsSignals, Error>) {
+        match result {
+            Ok(signals) => {
+                self.stats.dtls_application_data += signals.application_data;
+                if let Some(profile) = signals.connected {
+                    self.events.push_back(Event::Connected {
+                        session: id,
+                        profile,
+                    });
+                }
+                if signals.close_notify {
+                    self.remove_session(id, CloseReason::CloseNotify);
+                }
+            }
+            Err(e) => {
+                self.stats.sessions_failed += 1;
+                self.remove_session(id, CloseReason::Failed(e));
+            }
+        }
+    }
+
+    fn handle_media(&mut self, remote: SocketAddr, local: SocketAddr, datagram: &[u8], rtcp: bool) {
+        let Some(&id) = self.by_path.get(&(remote, local)) else {
+            self.stats.media_unknown_source += 1;
+            return;
+        };
+        let Some(srtp) = self.sessions.get_mut(&id).and_then(Transport::srtp_mut) else {
+            self.stats.media_before_keys += 1;
+            return;
+        };
+        let result = if rtcp {
+            srtp.unprotect_rtcp(datagram)
+        } else {
+            srtp.unprotect_rtp(datagram)
+        };
+        match result {
+            Ok(packet) if rtcp => self.push_event(Event::Rtcp {
+                session: id,
+                packet,
+            }),
+            Ok(packet) => self.push_event(Event::Rtp {
+                session: id,
+                packet,
+            }),
+            Err(SrtpDrop::Malformed) => self.stats.srtp_malformed += 1,
+            Err(SrtpDrop::SsrcNotNegotiated(_)) => self.stats.srtp_ssrc_not_negotiated += 1,
+            Err(SrtpDrop::Replayed) => self.stats.srtp_replayed += 1,
+            Err(SrtpDrop::AuthFailed) => self.stats.srtp_auth_failed += 1,
+        }
+    }
+
+    /// Queues an event unless the queue is full (then counts it). Only
+    /// `Connected` and `Closed`, at most one each per session, bypass this.
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() >= self.config.max_queued {
+            self.stats.events_dropped += 1;
+        } else {
+            self.events.push_back(event);
+        }
+    }
+
+    fn remove_session(&mut self, id: SessionId, reason: CloseReason) {
+        let Some(t) = self.sessions.remove(&id) else {
+            return;
+        };
+        self.by_ufrag.remove(t.ice.credentials().ufrag().as_bytes());
+        for path in t.ice.paths() {
+            if self.by_path.get(path) == Some(&id) {
+                self.by_path.remove(path);
+            }
+        }
+        // Never dropped: at most one per session ever added.
+        self.events.push_back(Event::Closed {
+            session: id,
+            reason,
+        });
+    }
+}

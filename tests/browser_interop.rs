@@ -1,0 +1,74 @@
+//! Real-peer interop, end to end through the `whip_whep` reference server:
+//! headless Chromium publishes its fake camera and microphone over WHIP (also
+//! with three simulcast layers), aiortc publishes as a second, independent
+//! WebRTC stack, and Chromium pages play over WHEP. Each scenario runs in a
+//! private network namespace with only loopback, as root.
+//!
+//! Needs what `.ci/install-peers` installs: Debian's `chromium`, `node` with
+//! `tests/browser/node_modules`, and aiortc in `.venv`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The whip_whep example binary cargo built next to this test.
+fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    profile_dir.join("examples").join("whip_whep")
+}
+
+fn run_scenario(scenario: &str) {
+    let server = server_binary();
+    assert!(
+        server.exists(),
+        "{} is missing: cargo test builds examples; run the test through cargo",
+        server.display()
+    );
+    let browser = root().join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules is missing: run `bash .ci/install-peers`"
+    );
+    let python = root().join(".venv/bin/python");
+    let script = format!(
+        "ip link set lo up && exec node interop.mjs --server '{}' --scenario {scenario} --python '{}'",
+        server.display(),
+        python.display()
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .current_dir(&browser)
+        .output()
+        .expect("unshare (util-linux) must be installed and the tests run as root");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "scenario {scenario} failed\n--- stdout\n{stdout}\n--- stderr (last 8000 bytes)\n{}",
+        &stderr[stderr.len().saturating_sub(8000)..]
+    );
+    assert!(stdout.contains(&format!("interop {scenario}: ok")));
+}
+
+#[test]
+fn chromium_publishes_camera_and_two_chromium_viewers_decode_it() {
+    run_scenario("camera");
+}
+
+#[test]
+fn chromium_simulcast_publisher_viewers_get_their_layers() {
+    run_scenario("simulcast");
+}
+
+#[test]
+fn aiortc_publishes_and_chromium_decodes_it() {
+    run_scenario("aiortc");
+}
