@@ -15,8 +15,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::Aes128Gcm;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sfu_e2ee::codec::Codec;
 use sfu_e2ee::committer::GroupKeying;
@@ -40,8 +40,10 @@ fn sframe(c: &mut Criterion) {
     let (mut wire, mut out) = (Vec::with_capacity(2048), Vec::with_capacity(2048));
     g.bench_function("sframe_gcm_encrypt_decrypt_1200", |b| {
         b.iter(|| {
-            enc.encrypt(Codec::Opus, black_box(&frame), &mut wire).unwrap();
-            dec.decrypt(now, Codec::Opus, black_box(&wire), &mut out).unwrap();
+            enc.encrypt(Codec::Opus, black_box(&frame), &mut wire)
+                .unwrap();
+            dec.decrypt(now, Codec::Opus, black_box(&wire), &mut out)
+                .unwrap();
             black_box(&out);
         })
     });
@@ -56,8 +58,11 @@ fn sframe(c: &mut Criterion) {
             let mut nonce = [0u8; 12];
             nonce[4..].copy_from_slice(&n.to_be_bytes());
             buf.copy_from_slice(&frame);
-            let tag = aead.encrypt_in_place_detached(&nonce.into(), &aad, &mut buf).unwrap();
-            aead.decrypt_in_place_detached(&nonce.into(), &aad, &mut buf, &tag).unwrap();
+            let tag = aead
+                .encrypt_in_place_detached(&nonce.into(), &aad, &mut buf)
+                .unwrap();
+            aead.decrypt_in_place_detached(&nonce.into(), &aad, &mut buf, &tag)
+                .unwrap();
             black_box(&buf);
         })
     });
@@ -71,7 +76,9 @@ fn group(size: u64) -> Vec<MlsKeying> {
     for id in 1..size {
         let mut j = MlsKeying::new(ClientId(id)).unwrap();
         let kp = j.key_package().unwrap();
-        let (commit, welcome) = members[0].commit(&[(ClientId(id), kp.as_slice())], &[]).unwrap();
+        let (commit, welcome) = members[0]
+            .commit(&[(ClientId(id), kp.as_slice())], &[])
+            .unwrap();
         members[0].merge_own_commit().unwrap();
         for m in members.iter_mut().skip(1) {
             m.apply_commit(&commit).unwrap();
@@ -97,8 +104,9 @@ fn mls_join(c: &mut Criterion) {
                     let mut j = MlsKeying::new(ClientId(next_id)).unwrap();
                     let kp = j.key_package().unwrap();
                     let t = Instant::now();
-                    let (commit, welcome) =
-                        members[0].commit(&[(ClientId(next_id), kp.as_slice())], &[]).unwrap();
+                    let (commit, welcome) = members[0]
+                        .commit(&[(ClientId(next_id), kp.as_slice())], &[])
+                        .unwrap();
                     members[0].merge_own_commit().unwrap();
                     for m in members.iter_mut().skip(1) {
                         m.apply_commit(&commit).unwrap();

@@ -91,6 +91,7 @@ mod rtcp;
 mod session;
 mod shield;
 mod track;
+mod twcc;
 
 use std::fmt;
 use std::time::Duration;
@@ -197,6 +198,9 @@ pub struct RouterConfig {
     pub receiver_report_interval: Duration,
     /// A layer with no packet for this long is inactive for policies.
     pub layer_inactive_after: Duration,
+    /// How often transport-wide congestion control feedback goes to
+    /// publishers that negotiated the transport-cc extension.
+    pub transport_feedback_interval: Duration,
 }
 
 impl Default for RouterConfig {
@@ -206,6 +210,7 @@ impl Default for RouterConfig {
             keyframe_request_interval: Duration::from_millis(500),
             receiver_report_interval: Duration::from_secs(1),
             layer_inactive_after: Duration::from_secs(1),
+            transport_feedback_interval: Duration::from_millis(100),
         }
     }
 }

@@ -112,7 +112,7 @@ fn flatten(p: &dyn Packet, out: &mut Vec<Feedback>) {
     }
 }
 
-fn marshal(p: &dyn rtc_rtcp::packet::Packet) -> Bytes {
+pub(crate) fn marshal(p: &dyn rtc_rtcp::packet::Packet) -> Bytes {
     let mut buf = BytesMut::zeroed(p.marshal_size());
     match p.marshal_to(&mut buf) {
         Ok(n) => {

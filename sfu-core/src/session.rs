@@ -110,6 +110,8 @@ pub(crate) struct Session {
     pub out_ssrcs: Map<u32, SubscriptionId>,
     pub transport_cc_seq: u16,
     pub rtt: Option<Duration>,
+    /// Arrivals of this session's packets, for its congestion control.
+    pub twcc: crate::twcc::TwccRecorder,
 }
 
 impl Session {
@@ -126,6 +128,7 @@ impl Session {
             out_ssrcs: Map::default(),
             transport_cc_seq: 0,
             rtt: None,
+            twcc: Default::default(),
         }
     }
 }

@@ -58,6 +58,20 @@ async function mediaStats(page) {
   });
 }
 
+async function publisherStats(page) {
+  return page.evaluate(async () => {
+    if (!window.pc) return null;
+    const out = { layers: [], availableOutgoingBitrate: null };
+    (await window.pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        out.layers.push({ rid: s.rid, width: s.frameWidth, active: s.active, limit: s.qualityLimitationReason, bytesSent: s.bytesSent });
+      }
+      if (s.type === 'candidate-pair' && s.nominated) out.availableOutgoingBitrate = s.availableOutgoingBitrate;
+    });
+    return out;
+  });
+}
+
 async function waitForMedia(page, label, ms, minWidth = 0) {
   const until = deadline(ms);
   let last = null;
@@ -89,10 +103,11 @@ async function main() {
   });
   try {
     const stream = `s-${scenario}`;
+    let publisher = null;
     if (scenario === 'aiortc') {
       start(args.python || 'python3', [join(here, 'aiortc_publish.py'), `${base}/whip/${stream}`], 'aiortc');
     } else {
-      const publisher = await browser.newPage();
+      publisher = await browser.newPage();
       publisher.on('console', (m) => process.stderr.write(`[publisher] ${m.text()}\n`));
       const simulcast = scenario === 'simulcast' ? '&simulcast=1' : '';
       await publisher.goto(`${base}/publish.html?stream=${stream}${simulcast}`);
@@ -122,7 +137,7 @@ async function main() {
         if (hi.video.frameWidth > lo.video.frameWidth && lo.video.frameWidth > 0) break;
         await sleep(500);
       }
-      console.log(JSON.stringify({ scenario, highest_width: hi.video.frameWidth, q_width: lo.video.frameWidth }));
+      console.log(JSON.stringify({ scenario, highest_width: hi.video.frameWidth, q_width: lo.video.frameWidth, publisher: await publisherStats(publisher) }));
       if (!(hi.video.frameWidth > lo.video.frameWidth)) {
         throw new Error(`layer selection: highest viewer decodes ${hi.video.frameWidth}px, q viewer ${lo.video.frameWidth}px`);
       }

@@ -48,6 +48,19 @@ impl<R: LossRecovery> Router<R> {
             .sessions
             .get_mut(&session)
             .ok_or(Error::UnknownSession(session))?;
+        // Every packet counts for congestion control, whatever happens to it next.
+        if let Some(seq) = packet
+            .extension_of(&s.config.extensions, ExtensionKind::TransportCc)
+            .and_then(|v| v.get(..2))
+        {
+            let arrival = now.saturating_duration_since(self.epoch.unwrap_or(now));
+            let arrival_us = i64::try_from(arrival.as_micros()).unwrap_or(i64::MAX);
+            s.twcc.on_packet(
+                u16::from_be_bytes([seq[0], seq[1]]),
+                arrival_us,
+                packet.ssrc,
+            );
+        }
         let route = match s.ssrcs.get(&packet.ssrc) {
             Some(r) => *r,
             None => {

@@ -170,6 +170,8 @@ pub struct RouterStats {
     pub sender_reports_sent: u64,
     /// Receiver reports sent to publishers.
     pub receiver_reports_sent: u64,
+    /// Transport-wide congestion control feedback packets sent to publishers.
+    pub transport_feedback_sent: u64,
 }
 
 /// The sans-IO SFU router. See the crate documentation for the run loop.
@@ -193,6 +195,7 @@ pub struct Router<R: LossRecovery = ForwardNacks> {
     next_subscription: u64,
     epoch: Option<Instant>,
     next_report: Option<Instant>,
+    next_transport_feedback: Option<Instant>,
 }
 
 impl<R: LossRecovery> std::fmt::Debug for Router<R> {
@@ -232,6 +235,7 @@ impl<R: LossRecovery> Router<R> {
             next_subscription: 1,
             epoch: None,
             next_report: None,
+            next_transport_feedback: None,
         }
     }
 
@@ -269,6 +273,8 @@ impl<R: LossRecovery> Router<R> {
         self.epoch.get_or_insert(now);
         self.next_report
             .get_or_insert(now + self.config.receiver_report_interval);
+        self.next_transport_feedback
+            .get_or_insert(now + self.config.transport_feedback_interval);
     }
 
     /// Creates a session (one client transport).
@@ -597,7 +603,10 @@ impl<R: LossRecovery> Router<R> {
         let mine = if self.sessions.is_empty() {
             None
         } else {
-            self.next_report
+            [self.next_report, self.next_transport_feedback]
+                .into_iter()
+                .flatten()
+                .min()
         };
         match (mine, self.recovery.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -613,6 +622,18 @@ impl<R: LossRecovery> Router<R> {
             self.send_receiver_reports(now);
             self.refresh_layers(now);
             self.next_report = Some(now + self.config.receiver_report_interval);
+        }
+        if self.next_transport_feedback.is_some_and(|t| now >= t) {
+            for (id, s) in &mut self.sessions {
+                if let Some(packet) = s.twcc.report(s.rtcp_ssrc) {
+                    self.stats.transport_feedback_sent += 1;
+                    self.outputs.push_back(Output::Rtcp {
+                        session: *id,
+                        packet,
+                    });
+                }
+            }
+            self.next_transport_feedback = Some(now + self.config.transport_feedback_interval);
         }
         self.recovery.handle_timeout(now, &mut self.actions);
         self.run_recovery_actions(now);
