@@ -1,11 +1,9 @@
 //! The forwarding hot path allocates nothing per packet in the steady state:
 //! 1 000 packets fanned out to 10 subscribers, counted by a global allocator.
-#![allow(unsafe_code)]
 
+mod alloc_counter;
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,40 +12,8 @@ use sfu_core::{
     Simulcast, TrackConfig,
 };
 
-struct Counting;
-
-// Per thread, so tests running in parallel do not count each other.
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-    }
-}
-
-// SAFETY: defers every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
 
 /// Packets as a transport would hand them over: already in shared buffers
 /// (cloning one is a refcount increment).
@@ -83,30 +49,27 @@ fn count_allocations(
 ) -> (usize, usize) {
     let mut forwarded = 0;
     let mut buf = [0u8; 1500];
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    for (i, p) in packets.iter().enumerate() {
-        let t = now + Duration::from_millis(i as u64);
-        router.handle_rtp(t, session, p.clone()).unwrap();
-        while let Some(out) = router.poll_output() {
-            if let sfu_core::Output::Rtp { packet, .. } = out {
-                // Serialize as a transport would, into its own buffer.
-                forwarded += usize::from(packet.write_to(&mut buf).unwrap() > 0);
+    let ((), allocations) = alloc_counter::count(|| {
+        for (i, p) in packets.iter().enumerate() {
+            let t = now + Duration::from_millis(i as u64);
+            router.handle_rtp(t, session, p.clone()).unwrap();
+            while let Some(out) = router.poll_output() {
+                if let sfu_core::Output::Rtp { packet, .. } = out {
+                    // Serialize as a transport would, into its own buffer.
+                    forwarded += usize::from(packet.write_to(&mut buf).unwrap() > 0);
+                }
             }
         }
-    }
-    COUNTING.with(|c| c.set(false));
-    (ALLOCATIONS.with(Cell::get), forwarded)
+    });
+    (allocations, forwarded)
 }
 
 #[test]
 fn the_counter_counts() {
-    COUNTING.with(|c| c.set(true));
-    ALLOCATIONS.with(|a| a.set(0));
-    let v: Vec<u8> = Vec::with_capacity(std::hint::black_box(64));
-    COUNTING.with(|c| c.set(false));
+    let (v, allocations) =
+        alloc_counter::count(|| Vec::<u8>::with_capacity(std::hint::black_box(64)));
     drop(v);
-    assert_eq!(ALLOCATIONS.with(Cell::get), 1);
+    assert_eq!(allocations, 1);
 }
 
 #[test]

@@ -2,50 +2,17 @@
 //! insert, fan-out) still allocates nothing per packet in the steady state:
 //! 1 000 packets to 10 subscribers, counted by a global allocator, after
 //! the retransmission cache has filled and started reusing its slots.
-#![allow(unsafe_code)]
 
+mod alloc_counter;
 mod shield_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
 use bytes::Bytes;
 use shield_common::{MEDIA_SSRC, ShieldCall};
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-    }
-}
-
-// SAFETY: defers every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
 
 fn inputs(first_seq: u16, n: usize) -> Vec<Bytes> {
     (0..n)
@@ -66,38 +33,33 @@ fn inputs(first_seq: u16, n: usize) -> Vec<Bytes> {
 fn run(call: &mut ShieldCall, packets: &[Bytes]) -> (usize, usize) {
     let mut forwarded = 0;
     let mut buf = [0u8; 1500];
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    for p in packets {
-        call.advance(Duration::from_millis(2));
-        call.router
-            .handle_rtp(call.now, call.publisher, p.clone())
-            .unwrap();
-        if call.router.poll_timeout().is_some_and(|t| t <= call.now) {
-            // Timers (the router's once-a-second receiver reports) are not
-            // the per-packet path; they are not counted.
-            COUNTING.with(|c| c.set(false));
-            call.router.handle_timeout(call.now);
-            COUNTING.with(|c| c.set(true));
-        }
-        while let Some(out) = call.router.poll_output() {
-            if let sfu_core::Output::Rtp { packet, .. } = out {
-                forwarded += usize::from(packet.write_to(&mut buf).unwrap() > 0);
+    let ((), allocations) = alloc_counter::count(|| {
+        for p in packets {
+            call.advance(Duration::from_millis(2));
+            call.router
+                .handle_rtp(call.now, call.publisher, p.clone())
+                .unwrap();
+            if call.router.poll_timeout().is_some_and(|t| t <= call.now) {
+                // Timers (the router's once-a-second receiver reports) are
+                // not the per-packet path; they are not counted.
+                alloc_counter::uncounted(|| call.router.handle_timeout(call.now));
+            }
+            while let Some(out) = call.router.poll_output() {
+                if let sfu_core::Output::Rtp { packet, .. } = out {
+                    forwarded += usize::from(packet.write_to(&mut buf).unwrap() > 0);
+                }
             }
         }
-    }
-    COUNTING.with(|c| c.set(false));
-    (ALLOCATIONS.with(Cell::get), forwarded)
+    });
+    (allocations, forwarded)
 }
 
 #[test]
 fn the_counter_counts() {
-    COUNTING.with(|c| c.set(true));
-    ALLOCATIONS.with(|a| a.set(0));
-    let v: Vec<u8> = Vec::with_capacity(std::hint::black_box(64));
-    COUNTING.with(|c| c.set(false));
+    let (v, allocations) =
+        alloc_counter::count(|| Vec::<u8>::with_capacity(std::hint::black_box(64)));
     drop(v);
-    assert_eq!(ALLOCATIONS.with(Cell::get), 1);
+    assert_eq!(allocations, 1);
 }
 
 #[test]
