@@ -126,6 +126,9 @@ fn check_sframe(v: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks one vector of a section.
+type Check = fn(&Value) -> Result<(), String>;
+
 fn main() -> ExitCode {
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: sframe_vectors FILE");
@@ -141,7 +144,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sections: [(&str, fn(&Value) -> Result<(), String>); 4] = [
+    let sections: [(&str, Check); 4] = [
         ("header", check_header),
         ("aes_ctr_hmac", check_aead),
         ("aes_256_ctr_hmac", check_aead),

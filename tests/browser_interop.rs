@@ -2,7 +2,9 @@
 //! headless Chromium publishes its fake camera and microphone over WHIP (also
 //! with three simulcast layers), aiortc publishes as a second, independent
 //! WebRTC stack, and Chromium pages play over WHEP. Each scenario runs in a
-//! private network namespace with only loopback, as root.
+//! private network namespace with only loopback, as root. The cascade
+//! scenario runs the `cascade` example: Chromium publishes to the ingest
+//! node, viewers watch from the edge node, over an SRTP relay link.
 //!
 //! Needs what `.ci/install-peers` installs: Debian's `chromium`, `node` with
 //! `tests/browser/node_modules`, and aiortc in `.venv`.
@@ -14,18 +16,23 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The whip_whep example binary cargo built next to this test.
-fn server_binary() -> PathBuf {
+/// An example binary cargo built next to this test.
+fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
-    profile_dir.join("examples").join("whip_whep")
+    profile_dir.join("examples").join(name)
 }
 
 fn run_scenario(scenario: &str) {
-    let server = server_binary();
+    let example = if scenario == "cascade" {
+        "cascade"
+    } else {
+        "whip_whep"
+    };
+    let server = example_binary(example);
     assert!(
         server.exists(),
         "{} is missing: cargo test builds examples; run the test through cargo",
@@ -71,4 +78,9 @@ fn chromium_simulcast_publisher_viewers_get_their_layers() {
 #[test]
 fn aiortc_publishes_and_chromium_decodes_it() {
     run_scenario("aiortc");
+}
+
+#[test]
+fn cascade_ingest_to_edge_over_an_srtp_relay_reaches_chromium_viewers() {
+    run_scenario("cascade");
 }

@@ -30,6 +30,9 @@ pub enum E2eeError {
     /// No key is installed for the KID in the header.
     #[error("no SFrame key for KID {0}")]
     UnknownKeyId(u64),
+    /// No send key is installed yet (we are not in an epoch).
+    #[error("no SFrame send key installed")]
+    NoSendKey,
     /// The key for this KID belongs to an epoch whose grace period is over.
     #[error("SFrame key for KID {0} expired with its epoch")]
     KeyExpired(u64),

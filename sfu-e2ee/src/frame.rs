@@ -47,7 +47,7 @@ impl FrameEncryptor {
         frame: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), E2eeError> {
-        let key = self.key.as_ref().ok_or(E2eeError::UnknownKeyId(0))?;
+        let key = self.key.as_ref().ok_or(E2eeError::NoSendKey)?;
         let ctr = self.next_ctr;
         self.next_ctr = ctr.checked_add(1).ok_or(E2eeError::CounterExhausted)?;
         out.clear();

@@ -8,15 +8,21 @@
 //! the application server beyond the shape of the messages it must broadcast
 //! in one total order.
 //!
-//! Run-loop contract: a [`committer::CallMember`] is driven by
-//! `handle_broadcast(now, bytes)` for every message of the application
-//! server's broadcast channel, in the server's order, and `handle_timeout(now)`
-//! when the deadline from `poll_timeout()` passes; after each call drain
-//! `poll_transmit()` (messages to send to the server, in order: a Welcome always
-//! precedes its Commit) and `poll_event()` until they return `None`. Media goes
-//! through [`frame::FrameEncryptor`]/[`frame::FrameDecryptor`] with keys the
-//! member installs on every epoch change. No call reads a clock or a random
-//! source except through the MLS provider the caller constructs.
+//! Run-loop contract: a [`committer::CallMember`] is fed every message of the
+//! application server's broadcast channel, in the server's order, with
+//! `handle_broadcast(bytes)`; after each call drain `poll_transmit()`
+//! (messages for the server, in order: a Welcome always precedes its Commit)
+//! and `poll_event()` until both return `None`. On
+//! [`committer::CallEvent::EpochChanged`] take the epoch's SFrame keys from
+//! [`mls::MlsKeying::epoch_keys`] and install them in the
+//! [`frame::FrameEncryptor`] and the [`frame::FrameDecryptor`]'s key ring with
+//! the current time; call the ring's `handle_timeout(now)` when its
+//! `poll_timeout()` deadline passes so previous-epoch keys expire. The
+//! protocol state machine needs no clock; only the grace period is timed, and
+//! time is always an argument. Randomness is drawn only by the openmls
+//! provider (fresh HPKE and signature keys); SFrame and the state machine
+//! take none. The server side is [`relay::CallRelay`]: it sequences, stamps
+//! senders and designates a founder, and holds no keys.
 
 #![warn(missing_docs)]
 #![cfg_attr(

@@ -160,16 +160,10 @@ impl MlsKeying {
         Ok(EpochKeys { epoch, own, others })
     }
 
-    /// Whether we currently hold an active group.
+    /// The group, or an error when we hold none.
     fn group(&self) -> Result<&MlsGroup, E2eeError> {
         self.group
             .as_ref()
-            .ok_or(E2eeError::Mls("not in a group".into()))
-    }
-
-    fn group_mut(&mut self) -> Result<&mut MlsGroup, E2eeError> {
-        self.group
-            .as_mut()
             .ok_or(E2eeError::Mls("not in a group".into()))
     }
 
@@ -353,18 +347,11 @@ impl GroupKeying for MlsKeying {
 }
 
 impl MlsKeying {
-    /// Exporter access for tests of key separation: the raw exporter output of
-    /// the current epoch.
+    /// Raw MLS exporter output of the current epoch for `label` (empty
+    /// context), for application secrets beyond SFrame.
     pub fn export(&self, label: &str, len: usize) -> Result<Vec<u8>, E2eeError> {
         let g = self.group()?;
         g.export_secret(self.provider.crypto(), label, &[], len)
             .map_err(mls_err)
-    }
-
-    /// Leaves the group state behind (after we left the call).
-    pub fn forget_group(&mut self) -> Result<(), E2eeError> {
-        self.group_mut()?;
-        self.group = None;
-        Ok(())
     }
 }

@@ -104,9 +104,10 @@ fn run(clients: usize, max_crashes: u32, reduce: bool) {
 
 /// Without reduction, for small calls: every interleaving of every step.
 #[test]
-fn committer_model_full_interleavings_three_clients() {
+fn committer_model_full_interleavings_up_to_four_clients() {
     run(2, 2, false);
     run(3, 3, false);
+    run(4, 2, false);
 }
 
 /// With partial-order reduction on deliveries, up to five clients.

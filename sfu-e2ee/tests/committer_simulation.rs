@@ -66,6 +66,12 @@ fn run_schedule(seed: u64) -> Result<(usize, usize, u64, usize), String> {
         world
             .check()
             .map_err(|e| format!("seed {seed} step {n} {step:?}: {e}"))?;
+        if world.is_settled() {
+            settled += 1;
+            world
+                .check_quiescent()
+                .map_err(|e| format!("seed {seed} step {n}: {e}"))?;
+        }
         n += 1;
     }
     world

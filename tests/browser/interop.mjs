@@ -3,7 +3,10 @@
 // Chromium pages, and checks that media is decoded. Run inside a private
 // network namespace (tests/browser_interop.rs does that):
 //
-//   node interop.mjs --server PATH --scenario camera|simulcast|aiortc [--python PATH]
+//   node interop.mjs --server PATH --scenario camera|simulcast|aiortc|cascade [--python PATH]
+//
+// `cascade` expects the cascade example as the server: Chromium publishes to
+// its ingest node, two Chromium viewers watch from its edge node.
 //
 // Prints one JSON line per viewer and exits non-zero on failure.
 import { spawn } from 'node:child_process';
@@ -87,7 +90,9 @@ async function waitForMedia(page, label, ms, minWidth = 0) {
 
 async function main() {
   if (!args.server) throw new Error('--server PATH is required');
-  start(args.server, ['--http', `127.0.0.1:${httpPort}`, '--udp', `127.0.0.1:${udpPort}`], 'sfu');
+  const serverArgs = ['--http', `127.0.0.1:${httpPort}`, '--udp', `127.0.0.1:${udpPort}`];
+  if (scenario === 'cascade') serverArgs.push('--edge-udp', `127.0.0.1:${udpPort + 1}`, '--srtp');
+  start(args.server, serverArgs, 'sfu');
   await waitForHttp(`${base}/`, 30000);
 
   const profile = mkdtempSync(join(tmpdir(), 'sfu-chromium-'));

@@ -16,7 +16,7 @@ pub enum Slot {
     Idle,
     /// Connected; `cursor` is the next log entry it will read.
     Live {
-        member: CallMember<ModelKeying>,
+        member: Box<CallMember<ModelKeying>>,
         cursor: usize,
     },
     /// Crashed or left; its state is gone.
@@ -132,7 +132,10 @@ impl World {
                     .handle_client_message(id, request)
                     .map_err(|e| e.to_string())?;
                 self.drain_relay();
-                self.clients[i] = Slot::Live { member, cursor };
+                self.clients[i] = Slot::Live {
+                    member: Box::new(member),
+                    cursor,
+                };
             }
             Step::Send(i) => {
                 let Slot::Live { member, .. } = &mut self.clients[i] else {
@@ -186,7 +189,9 @@ impl World {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s {
-                Slot::Live { member, .. } if member.phase() == Phase::Member => Some((i, member)),
+                Slot::Live { member, .. } if member.phase() == Phase::Member => {
+                    Some((i, &**member))
+                }
                 _ => None,
             })
     }
@@ -202,10 +207,10 @@ impl World {
                 .as_ref()
                 .ok_or(format!("member {i} without group"))?;
             let view = (g.gid, g.epoch);
-            if m.is_committer() {
-                if let Some(other) = committers.insert(view, i) {
-                    return Err(format!("two committers {other} and {i} in view {view:?}"));
-                }
+            if m.is_committer()
+                && let Some(other) = committers.insert(view, i)
+            {
+                return Err(format!("two committers {other} and {i} in view {view:?}"));
             }
             match views.get(&view) {
                 Some((j, other)) => {
@@ -263,10 +268,10 @@ impl World {
             if roster != live {
                 return Err(format!("client {i} roster {roster:?} != live {live:?}"));
             }
-            if let Some(f) = first {
-                if f.keying().group != member.keying().group {
-                    return Err(format!("client {i} did not converge"));
-                }
+            if let Some(f) = first
+                && f.keying().group != member.keying().group
+            {
+                return Err(format!("client {i} did not converge"));
             }
             first = Some(member);
         }

@@ -19,12 +19,15 @@ use sfu_core::{
     Simulcast, SubscriptionId,
 };
 
+use super::relay::{RelayKeys, RelayLink, RelayOffer, RelayTrack};
 use super::signaling::{codec_config, extension_map, track_config};
 use super::udp::{self, RecvBatch};
 use super::{Command, DriverConfig, DriverError, DriverEvent, DriverStats, Publication, Viewing};
 
 pub(crate) const SOCKET: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
+/// Relay link `i` has token `FIRST_RELAY + i`.
+const FIRST_RELAY: Token = Token(2);
 
 type RouterId = sfu_core::SessionId;
 type NetId = crate::SessionId;
@@ -35,11 +38,13 @@ struct SourceTrack {
     kind: MediaKind,
     codec: sdp::Codec,
     layers: usize,
+    rtx_pt: Option<u8>,
 }
 
 /// One m-section of a viewer, and what flows into it.
 struct ViewSection {
-    mid: String,
+    /// The viewer's m-section (`None` on a relay link, which has no SDP).
+    mid: Option<String>,
     kind: MediaKind,
     ssrc: u32,
     rtx_ssrc: Option<u32>,
@@ -57,7 +62,10 @@ enum Role {
 }
 
 struct Session {
-    net: NetId,
+    /// The endpoint session of a WebRTC client.
+    net: Option<NetId>,
+    /// The relay link of a cascade session.
+    link: Option<usize>,
     role: Role,
 }
 
@@ -70,6 +78,8 @@ pub(crate) struct Core {
     candidate: SocketAddr,
     sessions: HashMap<RouterId, Session>,
     by_net: HashMap<NetId, RouterId>,
+    relays: Vec<Option<(RelayLink, RouterId)>>,
+    registry: Option<mio::Registry>,
     events: Sender<DriverEvent>,
     next_ssrc: u32,
     send_buf: Vec<u8>,
@@ -118,6 +128,8 @@ impl Core {
             candidate,
             sessions: HashMap::new(),
             by_net: HashMap::new(),
+            relays: Vec::new(),
+            registry: None,
             events,
             next_ssrc: u32::from_be_bytes(random::<4>()) | 1,
             send_buf: vec![0; udp::MAX_DATAGRAM],
@@ -136,6 +148,7 @@ impl Core {
         {
             return;
         }
+        self.registry = poll.registry().try_clone().ok();
         let mut events = Events::with_capacity(64);
         let mut batch = RecvBatch::default();
         while self.running {
@@ -162,6 +175,11 @@ impl Core {
                         }
                         self.pump(now);
                     }
+                }
+            }
+            for event in events.iter() {
+                if let Some(i) = event.token().0.checked_sub(FIRST_RELAY.0) {
+                    self.relay_readable(i, &mut batch);
                 }
             }
             while let Ok(cmd) = commands.try_recv() {
@@ -273,17 +291,28 @@ impl Core {
                 let Some(s) = self.sessions.get(&session) else {
                     return;
                 };
+                let (net, link) = (s.net, s.link);
                 if let Ok(n) = packet.write_to(&mut self.send_buf)
                     && let Some(bytes) = self.send_buf.get(..n)
                 {
-                    let _ = self.endpoint.send_rtp(s.net, bytes);
+                    match (net, link) {
+                        (Some(net), _) => {
+                            let _ = self.endpoint.send_rtp(net, bytes);
+                        }
+                        (None, Some(link)) => relay_send(&mut self.relays, link, bytes, false),
+                        (None, None) => {}
+                    }
                 }
             }
-            Output::Rtcp { session, packet } => {
-                if let Some(s) = self.sessions.get(&session) {
-                    let _ = self.endpoint.send_rtcp(s.net, &packet);
+            Output::Rtcp { session, packet } => match self.sessions.get(&session) {
+                Some(Session { net: Some(net), .. }) => {
+                    let _ = self.endpoint.send_rtcp(*net, &packet);
                 }
-            }
+                Some(Session {
+                    link: Some(link), ..
+                }) => relay_send(&mut self.relays, *link, &packet, true),
+                _ => {}
+            },
         }
     }
 
@@ -337,6 +366,29 @@ impl Core {
             }
             Command::PreferLayer { viewer, rid, reply } => {
                 let _ = reply.send(self.prefer_layer(viewer, rid));
+            }
+            Command::RelayOut {
+                source,
+                bind,
+                keys,
+                reply,
+            } => {
+                let _ = reply.send(self.relay_out(now, source, bind, keys));
+            }
+            Command::RelayIn {
+                offer,
+                bind,
+                keys,
+                reply,
+            } => {
+                let _ = reply.send(self.relay_in(now, offer, bind, keys));
+            }
+            Command::RelayConnect {
+                session,
+                remote,
+                reply,
+            } => {
+                let _ = reply.send(self.relay_connect(now, session, remote));
             }
             Command::Close(session, reply) => {
                 let _ = reply.send(self.close(now, session));
@@ -434,6 +486,7 @@ impl Core {
                 kind: t.kind,
                 codec: t.codec.clone(),
                 layers,
+                rtx_pt: t.rtx_pt,
             });
         }
         let published = tracks
@@ -444,7 +497,8 @@ impl Core {
         self.sessions.insert(
             session,
             Session {
-                net,
+                net: Some(net),
+                link: None,
                 role: Role::Publisher(sources),
             },
         );
@@ -519,7 +573,7 @@ impl Core {
                 let codec = s.media_codecs().next()?;
                 let rtx_pt = s.rtx_for(codec.pt).map(|c| c.pt);
                 Some(ViewSection {
-                    mid,
+                    mid: Some(mid),
                     kind,
                     ssrc,
                     rtx_ssrc: rtx_ssrc.filter(|_| rtx_pt.is_some()),
@@ -548,7 +602,8 @@ impl Core {
         self.sessions.insert(
             session,
             Session {
-                net,
+                net: Some(net),
+                link: None,
                 role: Role::Viewer { sections, layer },
             },
         );
@@ -594,8 +649,10 @@ impl Core {
                 continue;
             };
             let (name, _, layers) = unused.remove(i);
-            let mut pull =
-                PullConfig::new(section.ssrc, section.codecs.clone()).with_mid(section.mid.clone());
+            let mut pull = PullConfig::new(section.ssrc, section.codecs.clone());
+            if let Some(mid) = &section.mid {
+                pull = pull.with_mid(mid.clone());
+            }
             if let Some(rtx) = section.rtx_ssrc {
                 pull = pull.with_rtx(rtx);
             }
@@ -631,13 +688,255 @@ impl Core {
             .sessions
             .remove(&session)
             .ok_or(DriverError::UnknownSession(session))?;
-        self.by_net.remove(&s.net);
-        let _ = self.endpoint.close_session(s.net);
+        if let Some(net) = s.net {
+            self.by_net.remove(&net);
+            let _ = self.endpoint.close_session(net);
+        }
+        if let Some(link) = s.link
+            && let Some((l, _)) = self.relays.get_mut(link).and_then(Option::take)
+            && let Some(registry) = &self.registry
+        {
+            let fd = l.socket.as_raw_fd();
+            let _ = registry.deregister(&mut SourceFd(&fd));
+        }
         let _ = self.router.close_session(now, session);
         let _ = self.events.send(DriverEvent::Closed {
             session,
             reason: "closed by the application".into(),
         });
         Ok(())
+    }
+
+    fn relay_readable(&mut self, index: usize, batch: &mut RecvBatch) {
+        loop {
+            let Some(Some((link, session))) = self.relays.get_mut(index) else {
+                return;
+            };
+            let session = *session;
+            match udp::recv_batch(&link.socket, batch) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let now = Instant::now();
+            let packets: Vec<(bool, Bytes)> = batch
+                .iter()
+                .filter_map(|(from, data)| link.receive(from, data))
+                .collect();
+            for (rtcp, packet) in packets {
+                let _ = if rtcp {
+                    self.router.handle_rtcp(now, session, packet)
+                } else {
+                    self.router.handle_rtp(now, session, packet)
+                };
+            }
+            self.pump(now);
+        }
+    }
+
+    fn register_link(&mut self, link: RelayLink, session: RouterId) -> Result<usize, DriverError> {
+        let index = self.relays.len();
+        let registry = self.registry.as_ref().ok_or(DriverError::Stopped)?;
+        let fd = link.socket.as_raw_fd();
+        registry.register(
+            &mut SourceFd(&fd),
+            Token(FIRST_RELAY.0 + index),
+            Interest::READABLE,
+        )?;
+        self.relays.push(Some((link, session)));
+        Ok(index)
+    }
+
+    /// The sending side of a cascade link: a session that pulls every
+    /// track of `source` and sends it over its own socket.
+    fn relay_out(
+        &mut self,
+        now: Instant,
+        source: RouterId,
+        bind: SocketAddr,
+        keys: Option<RelayKeys>,
+    ) -> Result<RelayOffer, DriverError> {
+        let tracks: Vec<RelayTrack> = match self.sessions.get(&source) {
+            Some(Session {
+                role: Role::Publisher(t),
+                ..
+            }) => t
+                .iter()
+                .map(|t| RelayTrack {
+                    name: t.name.clone(),
+                    kind: t.kind,
+                    codec: t.codec.clone(),
+                    rtx_pt: t.rtx_pt,
+                    ssrc: 0,
+                    rtx_ssrc: None,
+                })
+                .collect(),
+            Some(_) => return Err(DriverError::WrongRole(source)),
+            None => return Err(DriverError::UnknownSession(source)),
+        };
+        let tracks: Vec<RelayTrack> = tracks
+            .into_iter()
+            .map(|mut t| {
+                t.ssrc = self.fresh_ssrc();
+                t.rtx_ssrc = t.rtx_pt.map(|_| self.fresh_ssrc());
+                t
+            })
+            .collect();
+        let sections = tracks
+            .iter()
+            .map(|t| ViewSection {
+                mid: None,
+                kind: t.kind,
+                ssrc: t.ssrc,
+                rtx_ssrc: t.rtx_ssrc,
+                codecs: vec![codec_config(&t.codec, t.rtx_pt)],
+                subscription: None,
+                resume: None,
+            })
+            .collect();
+        let link = RelayLink::bind(bind, keys.as_ref(), true, &[])?;
+        let address = link.local;
+        let session = self
+            .router
+            .create_session(now, sfu_core::SessionConfig::default())?;
+        let index = match self.register_link(link, session) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = self.router.close_session(now, session);
+                return Err(e);
+            }
+        };
+        self.sessions.insert(
+            session,
+            Session {
+                net: None,
+                link: Some(index),
+                role: Role::Viewer {
+                    sections,
+                    layer: None,
+                },
+            },
+        );
+        self.attach(now, session, source)?;
+        Ok(RelayOffer {
+            session,
+            address,
+            tracks,
+        })
+    }
+
+    /// The receiving side of a cascade link: a session that publishes the
+    /// offered tracks, fed by packets from the sending node's socket.
+    fn relay_in(
+        &mut self,
+        now: Instant,
+        offer: RelayOffer,
+        bind: SocketAddr,
+        keys: Option<RelayKeys>,
+    ) -> Result<(RouterId, SocketAddr), DriverError> {
+        let ssrcs: Vec<u32> = offer
+            .tracks
+            .iter()
+            .flat_map(|t| std::iter::once(t.ssrc).chain(t.rtx_ssrc))
+            .collect();
+        let mut link = RelayLink::bind(bind, keys.as_ref(), false, &ssrcs)?;
+        link.remote = Some(offer.address);
+        let address = link.local;
+        let session = self
+            .router
+            .create_session(now, sfu_core::SessionConfig::default())?;
+        let mut sources = Vec::new();
+        for t in &offer.tracks {
+            let kind = match t.kind {
+                MediaKind::Audio => sfu_core::MediaKind::Audio,
+                _ => sfu_core::MediaKind::Video,
+            };
+            let mut layer = sfu_core::LayerConfig::ssrc(t.ssrc);
+            if let Some(rtx) = t.rtx_ssrc {
+                layer = layer.with_rtx(rtx);
+            }
+            let config = sfu_core::TrackConfig {
+                name: t.name.clone(),
+                kind,
+                codecs: vec![codec_config(&t.codec, t.rtx_pt)],
+                mid: None,
+                layers: vec![layer],
+                keyframe_request: sfu_core::KeyframeRequestKind::Pli,
+            };
+            if let Err(e) = self.router.publish_track(now, session, config) {
+                let _ = self.router.close_session(now, session);
+                return Err(e.into());
+            }
+            sources.push(SourceTrack {
+                name: t.name.clone(),
+                kind: t.kind,
+                codec: t.codec.clone(),
+                layers: 1,
+                rtx_pt: t.rtx_pt,
+            });
+        }
+        let index = match self.register_link(link, session) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = self.router.close_session(now, session);
+                return Err(e);
+            }
+        };
+        self.sessions.insert(
+            session,
+            Session {
+                net: None,
+                link: Some(index),
+                role: Role::Publisher(sources),
+            },
+        );
+        Ok((session, address))
+    }
+
+    /// Tells the sending side where the receiving side's socket is.
+    fn relay_connect(
+        &mut self,
+        now: Instant,
+        session: RouterId,
+        remote: SocketAddr,
+    ) -> Result<(), DriverError> {
+        let Some(Session {
+            link: Some(index),
+            role,
+            ..
+        }) = self.sessions.get(&session)
+        else {
+            return Err(DriverError::WrongRole(session));
+        };
+        if let Some(Some((link, _))) = self.relays.get_mut(*index) {
+            link.remote = Some(remote);
+        }
+        if let Role::Viewer { sections, .. } = role {
+            for sub in sections.iter().filter_map(|s| s.subscription) {
+                let _ = self.router.request_keyframe(now, sub);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn relay_send(
+    relays: &mut [Option<(RelayLink, RouterId)>],
+    index: usize,
+    packet: &[u8],
+    rtcp: bool,
+) {
+    let Some(Some((link, _))) = relays.get_mut(index) else {
+        return;
+    };
+    let Some(remote) = link.remote else {
+        return;
+    };
+    match link.seal(packet, rtcp) {
+        Some(sealed) => {
+            if link.socket.send_to(&sealed, remote).is_err() {
+                link.dropped += 1;
+            }
+        }
+        None => link.dropped += 1,
     }
 }

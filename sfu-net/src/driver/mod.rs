@@ -8,6 +8,7 @@
 //! around them, not the only way in.
 
 mod event_loop;
+mod relay;
 mod signaling;
 mod udp;
 
@@ -22,6 +23,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
 use sfu_core::{EndReason, RouterConfig, SessionId, ShieldConfig, SubscriptionId};
 
+pub use relay::{RelayKeys, RelayOffer, RelayTrack};
 pub use udp::{BATCH, MAX_DATAGRAM};
 
 /// How long a request waits for the driver thread before giving up.
@@ -87,6 +89,9 @@ pub enum DriverError {
     #[error("the driver thread is not running")]
     Stopped,
 }
+
+/// The channel [`DriverEvent`]s arrive on (clone it to read from several threads).
+pub type Events = Receiver<DriverEvent>;
 
 /// A published session.
 #[derive(Debug, Clone)]
@@ -167,6 +172,23 @@ pub(crate) enum Command {
         reply: Sender<Result<(), DriverError>>,
     },
     Close(SessionId, Sender<Result<(), DriverError>>),
+    RelayOut {
+        source: SessionId,
+        bind: SocketAddr,
+        keys: Option<RelayKeys>,
+        reply: Sender<Result<RelayOffer, DriverError>>,
+    },
+    RelayIn {
+        offer: RelayOffer,
+        bind: SocketAddr,
+        keys: Option<RelayKeys>,
+        reply: Sender<Result<(SessionId, SocketAddr), DriverError>>,
+    },
+    RelayConnect {
+        session: SessionId,
+        remote: SocketAddr,
+        reply: Sender<Result<(), DriverError>>,
+    },
     Stats(Sender<Result<DriverStats, DriverError>>),
     Shutdown,
 }
@@ -244,6 +266,51 @@ impl DriverHandle {
         self.request(|reply| Command::Close(session, reply))
     }
 
+    /// Starts a cascade link on this node: a session that pulls every track
+    /// of `source` and sends it, over a socket bound to `bind`, to the node
+    /// that accepts the returned offer with [`DriverHandle::relay_in`].
+    /// With `keys`, the link is SRTP-protected; the other node needs the same.
+    pub fn relay_out(
+        &self,
+        source: SessionId,
+        bind: SocketAddr,
+        keys: Option<RelayKeys>,
+    ) -> Result<RelayOffer, DriverError> {
+        self.request(|reply| Command::RelayOut {
+            source,
+            bind,
+            keys,
+            reply,
+        })
+    }
+
+    /// Accepts a cascade link on this node: publishes the offered tracks in
+    /// a new session (pull them, or `view`/`attach` it, like any other) and
+    /// returns it with the local address to pass to
+    /// [`DriverHandle::relay_connect`] on the sending node.
+    pub fn relay_in(
+        &self,
+        offer: RelayOffer,
+        bind: SocketAddr,
+        keys: Option<RelayKeys>,
+    ) -> Result<(SessionId, SocketAddr), DriverError> {
+        self.request(|reply| Command::RelayIn {
+            offer,
+            bind,
+            keys,
+            reply,
+        })
+    }
+
+    /// Completes a cascade link on the sending node.
+    pub fn relay_connect(&self, session: SessionId, remote: SocketAddr) -> Result<(), DriverError> {
+        self.request(|reply| Command::RelayConnect {
+            session,
+            remote,
+            reply,
+        })
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> Result<DriverStats, DriverError> {
         self.request(Command::Stats)
@@ -290,7 +357,7 @@ impl Driver {
     }
 
     /// Events, in order.
-    pub fn events(&self) -> &Receiver<DriverEvent> {
+    pub fn events(&self) -> &Events {
         &self.events
     }
 
