@@ -58,7 +58,9 @@ fn cache(c: &mut Criterion) {
                 payload: payload.clone(),
             };
             cache.insert(now, seq, packet, 1200);
-            let found = cache.get(now, seq.wrapping_sub(100)).map(|p| p.timestamp);
+            let found = cache
+                .get(now, seq.wrapping_sub(100))
+                .map(|p| (p.timestamp, p.payload.len()));
             black_box(found);
             seq = seq.wrapping_add(1);
             now += PACKET_INTERVAL;
@@ -76,7 +78,9 @@ fn cache(c: &mut Criterion) {
             };
             map.insert(seq, packet);
             map.remove(&seq.wrapping_sub(512));
-            let found = map.get(&seq.wrapping_sub(100)).map(|p| p.seq);
+            let found = map
+                .get(&seq.wrapping_sub(100))
+                .map(|p| (p.seq, p.payload.len()));
             black_box(found);
             seq = seq.wrapping_add(1);
         });

@@ -100,6 +100,8 @@ pub struct LoadReport {
     pub raw_send_cpu: Duration,
     /// Packets the paced baseline sent.
     pub raw_paced_send_packets: u64,
+    /// Packets the paced baseline's socket refused.
+    pub raw_paced_send_refused: u64,
     /// CPU time of the paced baseline's sending thread.
     pub raw_paced_send_cpu: Duration,
 }
@@ -167,6 +169,7 @@ impl LoadReport {
             "cpu_clock": cpu_clock(),
             "raw_send_cpu_ms": self.raw_send_cpu.as_secs_f64() * 1e3,
             "raw_send_cpu_ns_per_packet": finite(self.raw_ns_per_packet()),
+            "raw_paced_send_refused": self.raw_paced_send_refused,
             "raw_paced_send_cpu_ns_per_packet": finite(self.raw_paced_ns_per_packet()),
             "ratio": finite(ratio),
             "ratio_vs_paced": finite(ratio_paced),
@@ -295,6 +298,7 @@ pub fn run(options: LoadOptions) -> LoadReport {
         raw_send_refused: raw.refused,
         raw_send_cpu: raw.cpu,
         raw_paced_send_packets: paced.sent,
+        raw_paced_send_refused: paced.refused,
         raw_paced_send_cpu: paced.cpu,
     }
 }
@@ -852,7 +856,6 @@ mod mmsg {
     }
 }
 
-#[allow(dead_code)]
 fn main() {
     let mut opts = LoadOptions::default();
     let args: Vec<String> = std::env::args().collect();

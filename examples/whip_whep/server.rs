@@ -179,23 +179,24 @@ fn read_sdp(request: &mut tiny_http::Request) -> Result<String, Reply> {
     }
 }
 
+/// A publication as viewers see it: the publisher's answer, the session
+/// viewers pull from, and the relay sessions (ingest end, edge end).
+struct Published {
+    publication: sfu::net::driver::Publication,
+    source: SessionId,
+    relay: Option<(SessionId, SessionId)>,
+}
+
 /// Publishes on the ingest node and, in a cascade, relays to the edge.
-/// Returns the session viewers pull from and the relay sessions.
-fn publish(
-    nodes: &Nodes,
-    offer: &str,
-) -> Result<
-    (
-        sfu::net::driver::Publication,
-        SessionId,
-        Option<(SessionId, SessionId)>,
-    ),
-    String,
-> {
+fn publish(nodes: &Nodes, offer: &str) -> Result<Published, String> {
     let publication = nodes.ingest.publish(offer).map_err(|e| e.to_string())?;
     let Some(edge) = &nodes.edge else {
         let source = publication.session;
-        return Ok((publication, source, None));
+        return Ok(Published {
+            publication,
+            source,
+            relay: None,
+        });
     };
     let relayed = (|| {
         let offer = nodes.ingest.relay_out(
@@ -211,7 +212,11 @@ fn publish(
         Ok::<_, sfu::net::driver::DriverError>((out, edge_session))
     })();
     match relayed {
-        Ok((out, edge_session)) => Ok((publication, edge_session, Some((out, edge_session)))),
+        Ok((out, edge_session)) => Ok(Published {
+            publication,
+            source: edge_session,
+            relay: Some((out, edge_session)),
+        }),
         Err(e) => {
             let _ = nodes.ingest.close(publication.session);
             Err(format!("relay to the edge node: {e}"))
@@ -247,7 +252,11 @@ fn route(request: &mut tiny_http::Request, nodes: &Nodes, dir: &Mutex<Directory>
             if d.streams.get(*name).is_some_and(|s| s.publisher.is_some()) {
                 return Reply::text(409, format!("stream {name} already has a publisher"));
             }
-            let (publication, source, relay) = match publish(nodes, &offer) {
+            let Published {
+                publication,
+                source,
+                relay,
+            } = match publish(nodes, &offer) {
                 Ok(p) => p,
                 Err(e) => return Reply::text(400, e),
             };
