@@ -80,6 +80,7 @@ pub(crate) struct Core {
     by_net: HashMap<NetId, RouterId>,
     relays: Vec<Option<(RelayLink, RouterId)>>,
     registry: Option<mio::Registry>,
+    socket_buffer: usize,
     events: Sender<DriverEvent>,
     next_ssrc: u32,
     send_buf: Vec<u8>,
@@ -124,6 +125,7 @@ impl Core {
             local_addr,
             endpoint,
             router: Router::with_loss_recovery(config.router, shield),
+            socket_buffer: config.socket_buffer,
             caps: config.capabilities,
             candidate,
             sessions: HashMap::new(),
@@ -794,6 +796,7 @@ impl Core {
             })
             .collect();
         let link = RelayLink::bind(bind, keys.as_ref(), true, &[])?;
+        udp::set_buffer_sizes(&link.socket, self.socket_buffer);
         let address = link.local;
         let session = self
             .router
@@ -839,6 +842,7 @@ impl Core {
             .flat_map(|t| std::iter::once(t.ssrc).chain(t.rtx_ssrc))
             .collect();
         let mut link = RelayLink::bind(bind, keys.as_ref(), false, &ssrcs)?;
+        udp::set_buffer_sizes(&link.socket, self.socket_buffer);
         link.remote = Some(offer.address);
         let address = link.local;
         let session = self

@@ -47,6 +47,8 @@ pub struct DriverConfig {
     pub capabilities: Capabilities,
     /// The DTLS certificate; generated at start when `None`.
     pub certificate: Option<Certificate>,
+    /// Kernel receive and send buffer asked for each UDP socket.
+    pub socket_buffer: usize,
 }
 
 impl DriverConfig {
@@ -60,6 +62,7 @@ impl DriverConfig {
             endpoint: EndpointConfig::default(),
             capabilities: Capabilities::default(),
             certificate: None,
+            socket_buffer: 4 * 1024 * 1024,
         }
     }
 }
@@ -331,6 +334,7 @@ impl Driver {
     pub fn spawn(config: DriverConfig) -> Result<Self, DriverError> {
         let socket = UdpSocket::bind(config.bind)?;
         socket.set_nonblocking(true)?;
+        udp::set_buffer_sizes(&socket, config.socket_buffer);
         let local_addr = socket.local_addr()?;
         let poll = mio::Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), event_loop::WAKER)?);

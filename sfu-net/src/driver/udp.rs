@@ -44,6 +44,14 @@ impl RecvBatch {
     }
 }
 
+/// Asks the kernel for `bytes` of receive and send buffer, so a burst that
+/// arrives while the driver thread is descheduled is not dropped. The kernel
+/// may grant less (Linux caps it at `net.core.rmem_max`/`wmem_max`); failure
+/// is not fatal, the defaults stay.
+pub fn set_buffer_sizes(socket: &UdpSocket, bytes: usize) {
+    sys::set_buffer_sizes(socket, bytes);
+}
+
 /// Reads up to [`BATCH`] datagrams without blocking; returns how many
 /// (0 when the socket would block).
 pub fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<usize> {
@@ -120,6 +128,31 @@ mod sys {
                 )))
             }
             _ => None,
+        }
+    }
+
+    pub fn set_buffer_sizes(socket: &UdpSocket, bytes: usize) {
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        let set = |option: libc::c_int| {
+            // SAFETY: passes a pointer to a live c_int and its exact size.
+            unsafe {
+                libc::setsockopt(
+                    socket.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    option,
+                    (&value as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                ) == 0
+            }
+        };
+        // The FORCE variants pass the sysctl cap but need CAP_NET_ADMIN.
+        for (forced, plain) in [
+            (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+            (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+        ] {
+            if !set(forced) {
+                set(plain);
+            }
         }
     }
 
@@ -210,6 +243,8 @@ mod sys {
     use std::net::{SocketAddr, UdpSocket};
 
     use super::{BATCH, RecvBatch};
+
+    pub fn set_buffer_sizes(_socket: &UdpSocket, _bytes: usize) {}
 
     pub fn recv(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<usize> {
         let mut n = 0;
