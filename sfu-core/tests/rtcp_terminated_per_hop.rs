@@ -178,3 +178,53 @@ fn many_plis_become_one_upstream_request_per_interval() {
     assert_eq!(sent, 2);
     assert_eq!(call.router.stats().keyframe_requests_suppressed, 198);
 }
+
+#[test]
+fn a_bandwidth_estimate_steers_simulcast_down() {
+    use sfu_core::{
+        Codec, CodecConfig, Fallback, LayerConfig, Output, PullConfig, Router, RouterConfig,
+        SessionConfig, Simulcast, TrackConfig,
+    };
+    let now = std::time::Instant::now();
+    let mut r = Router::new(RouterConfig::default());
+    let a = r.create_session(now, SessionConfig::default()).unwrap();
+    let layers = vec![LayerConfig::ssrc(1), LayerConfig::ssrc(2)];
+    r.publish_track(
+        now,
+        a,
+        TrackConfig::video("cam", CodecConfig::new(96, Codec::Vp8), layers),
+    )
+    .unwrap();
+    let b = r.create_session(now, SessionConfig::default()).unwrap();
+    let pull = PullConfig::new(9, vec![CodecConfig::new(96, Codec::Vp8)])
+        .with_policy(Simulcast::new(None, Fallback::Auto));
+    r.pull_track(now, b, a, "cam", pull).unwrap();
+    // Layer 0 is small, layer 1 large; both start with a keyframe.
+    let key_small = common::rtp(1, 96, 1, 0, &[], common::VP8_KEY);
+    let mut big = common::VP8_KEY.to_vec();
+    big.resize(50_000, 0);
+    let key_big = common::rtp(2, 96, 1, 0, &[], &big);
+    r.handle_rtp(now, a, key_small).unwrap();
+    r.handle_rtp(now, a, key_big).unwrap();
+    let last_payload_len = |r: &mut Router| {
+        std::iter::from_fn(|| r.poll_output())
+            .filter_map(|o| match o {
+                Output::Rtp { packet, .. } => Some(packet.payload.len()),
+                _ => None,
+            })
+            .last()
+    };
+    assert_eq!(
+        last_payload_len(&mut r),
+        Some(big.len()),
+        "the highest layer first"
+    );
+    r.set_bandwidth_estimate(now, b, 100_000).unwrap();
+    r.handle_rtp(now, a, common::rtp(1, 96, 2, 3000, &[], common::VP8_KEY))
+        .unwrap();
+    assert_eq!(
+        last_payload_len(&mut r),
+        Some(common::VP8_KEY.len()),
+        "down to the layer that fits"
+    );
+}

@@ -193,6 +193,31 @@ impl<R: LossRecovery> Router<R> {
         }
     }
 
+    /// A bandwidth estimate for the link to `session` from elsewhere (e.g. a
+    /// transport-wide congestion controller): its subscriptions' policies
+    /// see it as [`crate::ReceiverFeedback::estimate_bps`].
+    pub fn set_bandwidth_estimate(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        bps: u64,
+    ) -> Result<(), Error> {
+        let s = self
+            .sessions
+            .get(&session)
+            .ok_or(Error::UnknownSession(session))?;
+        for id in &s.pulls {
+            if let Some(sub) = self.subs.get_mut(id) {
+                sub.feedback.estimate_bps = Some(bps);
+                let feedback = sub.feedback;
+                if let Some(p) = sub.policy.as_mut() {
+                    p.on_feedback(now, &feedback);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn on_remb(&mut self, now: Instant, session: SessionId, bitrate_bps: u64, ssrcs: &[u32]) {
         let Some(s) = self.sessions.get(&session) else {
             return;
