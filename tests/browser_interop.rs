@@ -1,7 +1,8 @@
 //! Real-peer interop, end to end through the `whip_whep` reference server:
 //! headless Chromium publishes its fake camera and microphone over WHIP (also
 //! with three simulcast layers), aiortc publishes as a second, independent
-//! WebRTC stack, and Chromium pages play over WHEP. Each scenario runs in a
+//! WebRTC stack, and Chromium pages play over WHEP; a viewer pulls a second
+//! stream through an SFU-initiated offer (renegotiation). Each scenario runs in a
 //! private network namespace with only loopback, as root. The cascade
 //! scenario runs the `cascade` example: Chromium publishes to the ingest
 //! node, viewers watch from the edge node, over an SRTP relay link.
@@ -83,4 +84,9 @@ fn aiortc_publishes_and_chromium_decodes_it() {
 #[test]
 fn cascade_ingest_to_edge_over_an_srtp_relay_reaches_chromium_viewers() {
     run_scenario("cascade");
+}
+
+#[test]
+fn chromium_viewer_pulls_a_second_stream_through_an_sfu_offer() {
+    run_scenario("renegotiate");
 }

@@ -11,6 +11,9 @@
 //!   stream gets `409 Conflict`.
 //! - `POST /whep/{stream}[?layer=q|h|f]` plays; viewers may come before the
 //!   publisher and stay across its restarts.
+//! - `POST /session/{id}/pull/{stream}` returns an SFU offer that adds
+//!   `stream`'s tracks to a session; `PUT /session/{id}/answer` applies the
+//!   client's answer (renegotiation, as in Cloudflare's Calls API).
 //! - `/` links to `publish.html` and `watch.html`.
 
 mod server;

@@ -316,6 +316,53 @@ fn route(request: &mut tiny_http::Request, nodes: &Nodes, dir: &Mutex<Directory>
                 Err(e) => Reply::text(404, e.to_string()),
             }
         }
+        (Post, ["session", id, "pull", name]) => {
+            // An SFU-initiated offer: the session also receives `name`.
+            let d = dir.lock().unwrap_or_else(|e| e.into_inner());
+            let Some((node, session, _)) = id
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| d.resources.get(&n).cloned())
+            else {
+                return Reply::text(404, "no such session");
+            };
+            let Some(source) = d.streams.get(*name).and_then(|s| s.source) else {
+                return Reply::text(404, format!("stream {name} has no publisher"));
+            };
+            if node != nodes.viewers().0 {
+                return Reply::text(
+                    409,
+                    "this session is on the ingest node; pull from a viewer",
+                );
+            }
+            match nodes.driver(node).pull(session, source) {
+                Ok(offer) => Reply {
+                    status: 200,
+                    content_type: "application/sdp",
+                    location: None,
+                    body: offer.into_bytes(),
+                },
+                Err(e) => Reply::text(400, e.to_string()),
+            }
+        }
+        (Put, ["session", id, "answer"]) => {
+            let answer = match read_sdp(request) {
+                Ok(a) => a,
+                Err(r) => return r,
+            };
+            let d = dir.lock().unwrap_or_else(|e| e.into_inner());
+            let Some((node, session, _)) = id
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| d.resources.get(&n).cloned())
+            else {
+                return Reply::text(404, "no such session");
+            };
+            match nodes.driver(node).answer(session, &answer) {
+                Ok(()) => Reply::text(200, "answer applied"),
+                Err(e) => Reply::text(400, e.to_string()),
+            }
+        }
         (Patch, ["session", _]) => {
             Reply::text(405, "trickle ICE is not needed: the server is ICE-lite")
         }

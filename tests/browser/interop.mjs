@@ -3,7 +3,7 @@
 // Chromium pages, and checks that media is decoded. Run inside a private
 // network namespace (tests/browser_interop.rs does that):
 //
-//   node interop.mjs --server PATH --scenario camera|simulcast|aiortc|cascade [--python PATH]
+//   node interop.mjs --server PATH --scenario camera|simulcast|aiortc|cascade|renegotiate [--python PATH]
 //
 // `cascade` expects the cascade example as the server: Chromium publishes to
 // its ingest node, two Chromium viewers watch from its edge node.
@@ -88,6 +88,53 @@ async function waitForMedia(page, label, ms, minWidth = 0) {
   throw new Error(`${label}: no decoded media within ${ms} ms: ${JSON.stringify(last)}`);
 }
 
+// A viewer watching one stream pulls a second one through an SFU-initiated
+// offer (renegotiation) and must decode both.
+async function renegotiate(browser) {
+  for (const name of ['s-first', 's-second']) {
+    const page = await browser.newPage();
+    page.on('console', (m) => process.stderr.write(`[${name}] ${m.text()}\n`));
+    await page.goto(`${base}/publish.html?stream=${name}`);
+  }
+  const viewer = await browser.newPage();
+  viewer.on('console', (m) => process.stderr.write(`[viewer] ${m.text()}\n`));
+  await viewer.goto(`${base}/watch.html?stream=s-first`);
+  console.log(JSON.stringify({ scenario, step: 'first stream', ...(await waitForMedia(viewer, 'viewer', 15000)) }));
+  // The second publisher must be live before it can be pulled.
+  const until = deadline(15000);
+  let pulled = null;
+  while (Date.now() < until && !pulled) {
+    pulled = await viewer.evaluate(async () => {
+      const res = await fetch(`${window.sfuResource}/pull/s-second`, { method: 'POST' });
+      if (res.status !== 200) return null;
+      await window.pc.setRemoteDescription({ type: 'offer', sdp: await res.text() });
+      const answer = await window.pc.createAnswer();
+      await window.pc.setLocalDescription(answer);
+      const put = await fetch(`${window.sfuResource}/answer`, {
+        method: 'PUT', headers: { 'Content-Type': 'application/sdp' }, body: answer.sdp,
+      });
+      return put.status;
+    });
+    if (!pulled) await sleep(500);
+  }
+  if (pulled !== 200) throw new Error(`renegotiation failed: ${pulled}`);
+  const decodeUntil = deadline(15000);
+  let videos = [];
+  while (Date.now() < decodeUntil) {
+    videos = await viewer.evaluate(async () => {
+      const out = [];
+      (await window.pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') out.push(s.framesDecoded || 0);
+      });
+      return out;
+    });
+    if (videos.filter((f) => f > 0).length >= 2) break;
+    await sleep(500);
+  }
+  console.log(JSON.stringify({ scenario, step: 'after renegotiation', framesDecoded: videos }));
+  if (videos.filter((f) => f > 0).length < 2) throw new Error(`expected two decoding video tracks, got ${JSON.stringify(videos)}`);
+}
+
 async function main() {
   if (!args.server) throw new Error('--server PATH is required');
   const serverArgs = ['--http', `127.0.0.1:${httpPort}`, '--udp', `127.0.0.1:${udpPort}`];
@@ -116,6 +163,10 @@ async function main() {
       publisher.on('console', (m) => process.stderr.write(`[publisher] ${m.text()}\n`));
       const simulcast = scenario === 'simulcast' ? '&simulcast=1' : '';
       await publisher.goto(`${base}/publish.html?stream=${stream}${simulcast}`);
+    }
+    if (scenario === 'renegotiate') {
+      await renegotiate(browser);
+      return;
     }
     const viewers = scenario === 'simulcast'
       ? [['viewer-highest', ''], ['viewer-q', '&layer=q']]

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::sdp::{
     self, Capabilities, LocalTransport, MediaKind, Msid, OutgoingTrack, PublishOffer,
-    SectionSender, ViewerOffer,
+    Renegotiation, SectionSender, ViewerOffer,
 };
 use crate::{Endpoint, Event as NetEvent, IceCredentials, SessionConfig as NetSessionConfig};
 use bytes::Bytes;
@@ -53,20 +53,35 @@ struct ViewSection {
     resume: Option<ResumePoint>,
 }
 
-enum Role {
-    Publisher(Vec<SourceTrack>),
-    Viewer {
-        sections: Vec<ViewSection>,
-        layer: Option<String>,
-    },
+/// A track the SFU offered a client in a renegotiation, pulled once the
+/// client answers.
+struct PendingPull {
+    mid: String,
+    kind: MediaKind,
+    ssrc: u32,
+    rtx_ssrc: Option<u32>,
+    source: RouterId,
+    track: String,
+    layers: usize,
 }
 
+#[derive(Default)]
 struct Session {
     /// The endpoint session of a WebRTC client.
     net: Option<NetId>,
     /// The relay link of a cascade session.
     link: Option<usize>,
-    role: Role,
+    /// Tracks it publishes (a WHIP publisher, the edge end of a relay).
+    sources: Vec<SourceTrack>,
+    /// Sections it receives on (a WHEP viewer, the ingest end of a relay,
+    /// tracks pulled by renegotiation).
+    sections: Vec<ViewSection>,
+    /// Preferred simulcast RID for what it receives.
+    layer: Option<String>,
+    /// Offer/answer state, for SFU-initiated offers.
+    negotiation: Option<Renegotiation>,
+    /// Tracks in the offer in flight.
+    pending: Vec<PendingPull>,
 }
 
 pub(crate) struct Core {
@@ -250,12 +265,8 @@ impl Core {
                     let _ = self.events.send(DriverEvent::Connected { session: id });
                     // Whatever was forwarded before DTLS finished is lost:
                     // start viewers on a fresh keyframe.
-                    if let Some(Session {
-                        role: Role::Viewer { sections, .. },
-                        ..
-                    }) = self.sessions.get(&id)
-                    {
-                        for sub in sections.iter().filter_map(|s| s.subscription) {
+                    if let Some(session) = self.sessions.get(&id) {
+                        for sub in session.sections.iter().filter_map(|s| s.subscription) {
                             let _ = self.router.request_keyframe(now, sub);
                         }
                     }
@@ -326,11 +337,9 @@ impl Core {
             resume,
         } = ev
         {
-            if let Some(Session {
-                role: Role::Viewer { sections, .. },
-                ..
-            }) = self.sessions.get_mut(&subscriber)
-                && let Some(section) = sections
+            if let Some(session) = self.sessions.get_mut(&subscriber)
+                && let Some(section) = session
+                    .sections
                     .iter_mut()
                     .find(|s| s.subscription == Some(subscription))
             {
@@ -391,6 +400,20 @@ impl Core {
                 reply,
             } => {
                 let _ = reply.send(self.relay_connect(now, session, remote));
+            }
+            Command::Pull {
+                session,
+                source,
+                reply,
+            } => {
+                let _ = reply.send(self.pull(session, source));
+            }
+            Command::Answer {
+                session,
+                answer,
+                reply,
+            } => {
+                let _ = reply.send(self.answer(now, session, &answer));
             }
             Command::Close(session, reply) => {
                 let _ = reply.send(self.close(now, session));
@@ -500,8 +523,14 @@ impl Core {
             session,
             Session {
                 net: Some(net),
-                link: None,
-                role: Role::Publisher(sources),
+                sources,
+                negotiation: Some(Renegotiation::from_publish(
+                    &offer,
+                    &answer,
+                    local,
+                    self.caps.clone(),
+                )),
+                ..Session::default()
             },
         );
         Ok(Publication {
@@ -521,11 +550,12 @@ impl Core {
         let offer = ViewerOffer::parse(offer)?;
         let source_tracks: Vec<(MediaKind, sdp::Codec)> =
             match source.and_then(|s| self.sessions.get(&s)) {
-                Some(Session {
-                    role: Role::Publisher(t),
-                    ..
-                }) => t.iter().map(|t| (t.kind, t.codec.clone())).collect(),
-                _ => Vec::new(),
+                Some(s) => s
+                    .sources
+                    .iter()
+                    .map(|t| (t.kind, t.codec.clone()))
+                    .collect(),
+                None => Vec::new(),
             };
         // One sender per receiving audio/video section: the source's codec
         // when it is live, else the codec we prefer among those offered.
@@ -605,8 +635,15 @@ impl Core {
             session,
             Session {
                 net: Some(net),
-                link: None,
-                role: Role::Viewer { sections, layer },
+                sections,
+                layer,
+                negotiation: Some(Renegotiation::from_viewer(
+                    &offer,
+                    &answer,
+                    local,
+                    self.caps.clone(),
+                )),
+                ..Session::default()
             },
         );
         if let Some(source) = source {
@@ -624,29 +661,18 @@ impl Core {
         viewer: RouterId,
         source: RouterId,
     ) -> Result<(), DriverError> {
-        let tracks: Vec<(String, MediaKind, usize)> = match self.sessions.get(&source) {
-            Some(Session {
-                role: Role::Publisher(t),
-                ..
-            }) => t
-                .iter()
-                .map(|t| (t.name.clone(), t.kind, t.layers))
-                .collect(),
-            Some(_) => return Err(DriverError::WrongRole(source)),
-            None => return Err(DriverError::UnknownSession(source)),
-        };
-        let Some(Session {
-            role: Role::Viewer { sections, layer },
-            ..
-        }) = self.sessions.get_mut(&viewer)
-        else {
-            return Err(match self.sessions.contains_key(&viewer) {
-                true => DriverError::WrongRole(viewer),
-                false => DriverError::UnknownSession(viewer),
-            });
-        };
+        let tracks = self.source_tracks(source)?;
+        let session = self
+            .sessions
+            .get_mut(&viewer)
+            .ok_or(DriverError::UnknownSession(viewer))?;
+        let layer = &session.layer;
         let mut unused = tracks;
-        for section in sections.iter_mut().filter(|s| s.subscription.is_none()) {
+        for section in session
+            .sections
+            .iter_mut()
+            .filter(|s| s.subscription.is_none())
+        {
             let Some(i) = unused.iter().position(|t| t.1 == section.kind) else {
                 continue;
             };
@@ -669,17 +695,163 @@ impl Core {
         Ok(())
     }
 
-    fn prefer_layer(&mut self, viewer: RouterId, rid: Option<String>) -> Result<(), DriverError> {
-        let Some(Session {
-            role: Role::Viewer { sections, layer },
-            ..
-        }) = self.sessions.get_mut(&viewer)
-        else {
-            return Err(DriverError::UnknownSession(viewer));
+    /// Offers `session` every track of `source` in new `sendonly`
+    /// sections (an SFU-initiated offer); the pulls start once the client's
+    /// answer arrives through [`Core::answer`].
+    fn pull(&mut self, session: RouterId, source: RouterId) -> Result<String, DriverError> {
+        let sources: Vec<SourceTrack> = match self.sessions.get(&source) {
+            Some(s) if !s.sources.is_empty() => s
+                .sources
+                .iter()
+                .map(|t| SourceTrack {
+                    name: t.name.clone(),
+                    kind: t.kind,
+                    codec: t.codec.clone(),
+                    layers: t.layers,
+                    rtx_pt: t.rtx_pt,
+                })
+                .collect(),
+            Some(_) => return Err(DriverError::WrongRole(source)),
+            None => return Err(DriverError::UnknownSession(source)),
         };
-        layer.clone_from(&rid);
+        let ssrcs: Vec<(u32, Option<u32>)> = sources
+            .iter()
+            .map(|t| {
+                let ssrc = self.fresh_ssrc();
+                (
+                    ssrc,
+                    (t.kind == MediaKind::Video).then(|| self.fresh_ssrc()),
+                )
+            })
+            .collect();
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(DriverError::UnknownSession(session))?;
+        let negotiation = s
+            .negotiation
+            .as_mut()
+            .ok_or(DriverError::WrongRole(session))?;
+        let mut pending: Vec<PendingPull> = Vec::new();
+        for (t, (ssrc, rtx_ssrc)) in sources.into_iter().zip(ssrcs) {
+            let track = OutgoingTrack {
+                kind: t.kind,
+                codec: t.codec,
+                ssrc,
+                rtx_ssrc,
+                msid: Msid {
+                    stream: format!("sfu-{}", source.as_u64()),
+                    track: format!("sfu-{}-{}", source.as_u64(), t.name),
+                },
+                cname: "sfu".into(),
+            };
+            let mid = match negotiation.add_track(&track) {
+                Ok(mid) => mid,
+                Err(e) => {
+                    // Take back what this call added; nothing was offered yet.
+                    for p in &pending {
+                        let _ = negotiation.stop(&p.mid);
+                    }
+                    return Err(e.into());
+                }
+            };
+            pending.push(PendingPull {
+                mid,
+                kind: t.kind,
+                ssrc,
+                rtx_ssrc,
+                source,
+                track: t.name,
+                layers: t.layers,
+            });
+        }
+        let offer = negotiation.create_offer()?;
+        s.pending.extend(pending);
+        Ok(offer.to_sdp())
+    }
+
+    /// The client's answer to our offer: pulls what it accepted.
+    fn answer(&mut self, now: Instant, session: RouterId, text: &str) -> Result<(), DriverError> {
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(DriverError::UnknownSession(session))?;
+        let negotiation = s
+            .negotiation
+            .as_mut()
+            .ok_or(DriverError::WrongRole(session))?;
+        let answer = negotiation.apply_answer(text)?;
+        let layer = s.layer.clone();
+        let mut pulls = Vec::new();
+        for p in std::mem::take(&mut s.pending) {
+            let Some(section) = answer.section(&p.mid).filter(|x| !x.is_rejected()) else {
+                continue;
+            };
+            let Some(codec) = section.media_codecs().next() else {
+                continue;
+            };
+            let rtx_pt = section.rtx_for(codec.pt).map(|c| c.pt);
+            let codecs = vec![codec_config(codec, rtx_pt)];
+            let mut pull = PullConfig::new(p.ssrc, codecs.clone()).with_mid(p.mid.clone());
+            let rtx_ssrc = p.rtx_ssrc.filter(|_| rtx_pt.is_some());
+            if let Some(rtx) = rtx_ssrc {
+                pull = pull.with_rtx(rtx);
+            }
+            if p.layers > 1 {
+                pull = pull.with_policy(Simulcast::new(layer.clone(), Fallback::Auto));
+            }
+            pulls.push((p.source, p.track, pull));
+            s.sections.push(ViewSection {
+                mid: Some(p.mid),
+                kind: p.kind,
+                ssrc: p.ssrc,
+                rtx_ssrc,
+                codecs,
+                subscription: None,
+                resume: None,
+            });
+        }
+        for (source, track, pull) in pulls {
+            let ssrc = pull.ssrc;
+            let id = self.router.pull_track(now, session, source, &track, pull)?;
+            if let Some(section) = self
+                .sessions
+                .get_mut(&session)
+                .and_then(|s| s.sections.iter_mut().find(|x| x.ssrc == ssrc))
+            {
+                section.subscription = Some(id);
+            }
+            let _ = self.router.request_keyframe(now, id);
+        }
+        Ok(())
+    }
+
+    /// The tracks `source` publishes: `(name, kind, layers)`.
+    fn source_tracks(
+        &self,
+        source: RouterId,
+    ) -> Result<Vec<(String, MediaKind, usize)>, DriverError> {
+        let s = self
+            .sessions
+            .get(&source)
+            .ok_or(DriverError::UnknownSession(source))?;
+        if s.sources.is_empty() {
+            return Err(DriverError::WrongRole(source));
+        }
+        Ok(s.sources
+            .iter()
+            .map(|t| (t.name.clone(), t.kind, t.layers))
+            .collect())
+    }
+
+    fn prefer_layer(&mut self, viewer: RouterId, rid: Option<String>) -> Result<(), DriverError> {
+        let session = self
+            .sessions
+            .get_mut(&viewer)
+            .ok_or(DriverError::UnknownSession(viewer))?;
+        session.layer.clone_from(&rid);
         let hint = rid.map_or(Hint::PreferHighest, Hint::PreferRid);
-        for sub in sections.iter().filter_map(|s| s.subscription) {
+        for sub in session.sections.iter().filter_map(|s| s.subscription) {
             self.router.hint(sub, hint.clone())?;
         }
         Ok(())
@@ -758,10 +930,8 @@ impl Core {
         keys: Option<RelayKeys>,
     ) -> Result<RelayOffer, DriverError> {
         let tracks: Vec<RelayTrack> = match self.sessions.get(&source) {
-            Some(Session {
-                role: Role::Publisher(t),
-                ..
-            }) => t
+            Some(s) if !s.sources.is_empty() => s
+                .sources
                 .iter()
                 .map(|t| RelayTrack {
                     name: t.name.clone(),
@@ -811,12 +981,9 @@ impl Core {
         self.sessions.insert(
             session,
             Session {
-                net: None,
                 link: Some(index),
-                role: Role::Viewer {
-                    sections,
-                    layer: None,
-                },
+                sections,
+                ..Session::default()
             },
         );
         self.attach(now, session, source)?;
@@ -888,9 +1055,9 @@ impl Core {
         self.sessions.insert(
             session,
             Session {
-                net: None,
                 link: Some(index),
-                role: Role::Publisher(sources),
+                sources,
+                ..Session::default()
             },
         );
         Ok((session, address))
@@ -905,7 +1072,7 @@ impl Core {
     ) -> Result<(), DriverError> {
         let Some(Session {
             link: Some(index),
-            role,
+            sections,
             ..
         }) = self.sessions.get(&session)
         else {
@@ -914,10 +1081,8 @@ impl Core {
         if let Some(Some((link, _))) = self.relays.get_mut(*index) {
             link.remote = Some(remote);
         }
-        if let Role::Viewer { sections, .. } = role {
-            for sub in sections.iter().filter_map(|s| s.subscription) {
-                let _ = self.router.request_keyframe(now, sub);
-            }
+        for sub in sections.iter().filter_map(|s| s.subscription) {
+            let _ = self.router.request_keyframe(now, sub);
         }
         Ok(())
     }

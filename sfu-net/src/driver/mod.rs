@@ -175,6 +175,16 @@ pub(crate) enum Command {
         reply: Sender<Result<(), DriverError>>,
     },
     Close(SessionId, Sender<Result<(), DriverError>>),
+    Pull {
+        session: SessionId,
+        source: SessionId,
+        reply: Sender<Result<String, DriverError>>,
+    },
+    Answer {
+        session: SessionId,
+        answer: String,
+        reply: Sender<Result<(), DriverError>>,
+    },
     RelayOut {
         source: SessionId,
         bind: SocketAddr,
@@ -262,6 +272,27 @@ impl DriverHandle {
     /// keyframe of that layer).
     pub fn prefer_layer(&self, viewer: SessionId, rid: Option<String>) -> Result<(), DriverError> {
         self.request(|reply| Command::PreferLayer { viewer, rid, reply })
+    }
+
+    /// `session` pulls every track of `source` through renegotiation: the
+    /// returned SDP is the SFU's offer, adding one `sendonly` section per
+    /// track (existing sections and mids stay as they are). Give the client's
+    /// answer to [`DriverHandle::answer`]; media flows from then on.
+    pub fn pull(&self, session: SessionId, source: SessionId) -> Result<String, DriverError> {
+        self.request(|reply| Command::Pull {
+            session,
+            source,
+            reply,
+        })
+    }
+
+    /// The client's answer to the SFU's offer from [`DriverHandle::pull`].
+    pub fn answer(&self, session: SessionId, answer: &str) -> Result<(), DriverError> {
+        self.request(|reply| Command::Answer {
+            session,
+            answer: answer.to_owned(),
+            reply,
+        })
     }
 
     /// Ends a session (sends DTLS close_notify).
