@@ -3,7 +3,7 @@
 //! it in a browser.
 //!
 //! ```sh
-//! cargo run --release --example whip_whep -- [--http 127.0.0.1:8080] [--udp 127.0.0.1:8443] [--public-ip IP]
+//! cargo run --release --example whip_whep -- [--http 127.0.0.1:8080] [--udp 127.0.0.1:8443] [--udp-other-family [::1]:8443] [--public-ip IP]
 //! ```
 //!
 //! - `POST /whip/{stream}` (`application/sdp`) publishes: `201 Created`
@@ -25,6 +25,7 @@ use sfu::net::driver::{Driver, DriverConfig};
 struct Args {
     http: SocketAddr,
     udp: SocketAddr,
+    udp_other: Option<SocketAddr>,
     public_ip: Option<IpAddr>,
 }
 
@@ -32,6 +33,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         http: SocketAddr::from(([127, 0, 0, 1], 8080)),
         udp: SocketAddr::from(([127, 0, 0, 1], 8443)),
+        udp_other: None,
         public_ip: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +43,13 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--http" => args.http = value.parse().map_err(|e| format!("--http {value}: {e}"))?,
             "--udp" => args.udp = value.parse().map_err(|e| format!("--udp {value}: {e}"))?,
+            "--udp-other-family" => {
+                args.udp_other = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("--udp-other-family {value}: {e}"))?,
+                )
+            }
             "--public-ip" => {
                 args.public_ip = Some(
                     value
@@ -56,20 +65,30 @@ fn parse_args() -> Result<Args, String> {
 
 fn main() {
     let args = parse_args().unwrap_or_else(|e| {
-        eprintln!("{e}\nusage: whip_whep [--http ADDR] [--udp ADDR] [--public-ip IP]");
+        eprintln!(
+            "{e}\nusage: whip_whep [--http ADDR] [--udp ADDR] [--udp-other-family ADDR] [--public-ip IP]"
+        );
         std::process::exit(2);
     });
     let mut config = DriverConfig::new(args.udp);
     config.public_ip = args.public_ip;
+    config.bind_other_family = args.udp_other;
     let driver = Driver::spawn(config).unwrap_or_else(|e| {
         eprintln!("cannot start the SFU on udp {}: {e}", args.udp);
         std::process::exit(1);
     });
-    println!(
-        "WHIP/WHEP on http://{}/ — media on udp {}",
-        args.http,
-        driver.local_addr()
-    );
+    match driver.local_addr_other_family() {
+        Some(other) => println!(
+            "WHIP/WHEP on http://{}/ — media on udp {} and {other}",
+            args.http,
+            driver.local_addr()
+        ),
+        None => println!(
+            "WHIP/WHEP on http://{}/ — media on udp {}",
+            args.http,
+            driver.local_addr()
+        ),
+    }
     let nodes = server::Nodes {
         ingest: driver.handle(),
         edge: None,

@@ -24,10 +24,10 @@ use super::signaling::{codec_config, extension_map, track_config};
 use super::udp::{self, RecvBatch};
 use super::{Command, DriverConfig, DriverError, DriverEvent, DriverStats, Publication, Viewing};
 
-pub(crate) const SOCKET: Token = Token(0);
-pub(crate) const WAKER: Token = Token(1);
+// Media socket `i` has token `i` (at most two: one per address family).
+pub(crate) const WAKER: Token = Token(2);
 /// Relay link `i` has token `FIRST_RELAY + i`.
-const FIRST_RELAY: Token = Token(2);
+const FIRST_RELAY: Token = Token(3);
 
 type RouterId = sfu_core::SessionId;
 type NetId = crate::SessionId;
@@ -84,13 +84,19 @@ struct Session {
     pending: Vec<PendingPull>,
 }
 
+/// One of the driver's media sockets (one per address family).
+pub(crate) struct MediaSocket {
+    pub socket: UdpSocket,
+    pub local: SocketAddr,
+    /// The address announced in SDP candidates.
+    pub announced: SocketAddr,
+}
+
 pub(crate) struct Core {
-    socket: UdpSocket,
-    local_addr: SocketAddr,
+    sockets: Vec<MediaSocket>,
     endpoint: Endpoint,
     router: Router<Shield>,
     caps: Capabilities,
-    candidate: SocketAddr,
     sessions: HashMap<RouterId, Session>,
     by_net: HashMap<NetId, RouterId>,
     relays: Vec<Option<(RelayLink, RouterId)>>,
@@ -121,8 +127,7 @@ fn random<const N: usize>() -> [u8; N] {
 impl Core {
     pub fn new(
         config: DriverConfig,
-        socket: UdpSocket,
-        local_addr: SocketAddr,
+        sockets: Vec<MediaSocket>,
         events: Sender<DriverEvent>,
     ) -> Result<Self, DriverError> {
         let certificate = match config.certificate {
@@ -131,18 +136,12 @@ impl Core {
         };
         let endpoint = Endpoint::new(config.endpoint, certificate)?;
         let shield = Shield::new(config.shield).map_err(|_| DriverError::Stopped)?;
-        let candidate = SocketAddr::new(
-            config.public_ip.unwrap_or(local_addr.ip()),
-            local_addr.port(),
-        );
         Ok(Self {
-            socket,
-            local_addr,
+            sockets,
             endpoint,
             router: Router::with_loss_recovery(config.router, shield),
             socket_buffer: config.socket_buffer,
             caps: config.capabilities,
-            candidate,
             sessions: HashMap::new(),
             by_net: HashMap::new(),
             relays: Vec::new(),
@@ -157,13 +156,15 @@ impl Core {
     }
 
     pub fn run(&mut self, mut poll: Poll, commands: Receiver<Command>) {
-        let fd = self.socket.as_raw_fd();
-        if poll
-            .registry()
-            .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)
-            .is_err()
-        {
-            return;
+        for (i, m) in self.sockets.iter().enumerate() {
+            let fd = m.socket.as_raw_fd();
+            if poll
+                .registry()
+                .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
+                .is_err()
+            {
+                return;
+            }
         }
         self.registry = poll.registry().try_clone().ok();
         let mut events = Events::with_capacity(64);
@@ -180,17 +181,20 @@ impl Core {
             {
                 break;
             }
-            // Read until the socket is drained: readiness is edge-triggered.
-            loop {
-                match udp::recv_batch(&self.socket, &mut batch) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let now = Instant::now();
-                        for (src, data) in batch.iter() {
-                            self.endpoint
-                                .handle_datagram(now, src, self.local_addr, data);
+            // Read until each socket is drained: readiness is edge-triggered.
+            for i in 0..self.sockets.len() {
+                loop {
+                    let Some(m) = self.sockets.get(i) else { break };
+                    let local = m.local;
+                    match udp::recv_batch(&m.socket, &mut batch) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            let now = Instant::now();
+                            for (src, data) in batch.iter() {
+                                self.endpoint.handle_datagram(now, src, local, data);
+                            }
+                            self.pump(now);
                         }
-                        self.pump(now);
                     }
                 }
             }
@@ -248,13 +252,20 @@ impl Core {
         if self.outgoing.is_empty() {
             return;
         }
-        let slices: Vec<(SocketAddr, &[u8])> = self
-            .outgoing
-            .iter()
-            .map(|(a, b)| (*a, b.as_ref()))
-            .collect();
-        let sent = udp::send_batch(&self.socket, &slices).unwrap_or(0);
-        self.send_dropped += (slices.len() - sent.min(slices.len())) as u64;
+        // Each datagram leaves from the socket of its destination's family.
+        for m in &self.sockets {
+            let slices: Vec<(SocketAddr, &[u8])> = self
+                .outgoing
+                .iter()
+                .filter(|(a, _)| a.is_ipv4() == m.local.is_ipv4())
+                .map(|(a, b)| (*a, b.as_ref()))
+                .collect();
+            if slices.is_empty() {
+                continue;
+            }
+            let sent = udp::send_batch(&m.socket, &slices).unwrap_or(0);
+            self.send_dropped += (slices.len() - sent.min(slices.len())) as u64;
+        }
         self.outgoing.clear();
     }
 
@@ -438,7 +449,11 @@ impl Core {
                 pwd: credentials.pwd().to_owned(),
             },
             fingerprint: *self.endpoint.certificate().fingerprint(),
-            candidate: self.candidate,
+            candidate: self
+                .sockets
+                .first()
+                .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |m| m.announced),
+            candidate_v6: self.sockets.get(1).map(|m| m.announced),
             session_id: u64::from_be_bytes(random::<8>()) >> 1,
         }
     }

@@ -37,6 +37,11 @@ pub struct DriverConfig {
     /// The IP announced in SDP candidates, when the bind address is not
     /// reachable as is (NAT, containers). Defaults to the bind IP.
     pub public_ip: Option<IpAddr>,
+    /// A second socket for the other address family (e.g. `[::]:8443` next
+    /// to an IPv4 `bind`), announced as a second candidate.
+    pub bind_other_family: Option<SocketAddr>,
+    /// The IP announced for the second socket, like `public_ip`.
+    pub public_ip_other_family: Option<IpAddr>,
     /// Router settings.
     pub router: RouterConfig,
     /// NACK shield settings.
@@ -57,6 +62,8 @@ impl DriverConfig {
         Self {
             bind,
             public_ip: None,
+            bind_other_family: None,
+            public_ip_other_family: None,
             router: RouterConfig::default(),
             shield: ShieldConfig::default(),
             endpoint: EndpointConfig::default(),
@@ -85,6 +92,9 @@ pub enum DriverError {
     /// The session is not a viewer (or not a publisher) as the request needs.
     #[error("session {0} has the wrong role for this request")]
     WrongRole(SessionId),
+    /// Both sockets would be of the same address family.
+    #[error("bind_other_family must be of the other address family than bind")]
+    SameFamily,
     /// The socket could not be opened.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
@@ -357,21 +367,47 @@ pub struct Driver {
     handle: DriverHandle,
     events: Receiver<DriverEvent>,
     local_addr: SocketAddr,
+    local_addr_other: Option<SocketAddr>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Driver {
     /// Binds the socket and starts the driver thread.
     pub fn spawn(config: DriverConfig) -> Result<Self, DriverError> {
-        let socket = UdpSocket::bind(config.bind)?;
-        socket.set_nonblocking(true)?;
-        udp::set_buffer_sizes(&socket, config.socket_buffer);
-        let local_addr = socket.local_addr()?;
+        let mut sockets = Vec::new();
+        let binds = std::iter::once((config.bind, config.public_ip)).chain(
+            config
+                .bind_other_family
+                .map(|b| (b, config.public_ip_other_family)),
+        );
+        for (bind, public_ip) in binds {
+            if sockets
+                .iter()
+                .any(|m: &event_loop::MediaSocket| m.local.is_ipv4() == bind.is_ipv4())
+            {
+                return Err(DriverError::SameFamily);
+            }
+            let socket = UdpSocket::bind(bind)?;
+            socket.set_nonblocking(true)?;
+            udp::set_buffer_sizes(&socket, config.socket_buffer);
+            let local = socket.local_addr()?;
+            let announced = SocketAddr::new(public_ip.unwrap_or(local.ip()), local.port());
+            sockets.push(event_loop::MediaSocket {
+                socket,
+                local,
+                announced,
+            });
+        }
+        let local_addr = sockets
+            .first()
+            .map(|m| m.local)
+            .ok_or(DriverError::Stopped)?;
+        let local_addr_other = sockets.get(1).map(|m| m.local);
         let poll = mio::Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), event_loop::WAKER)?);
         let (commands_tx, commands_rx) = crossbeam_channel::unbounded();
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
-        let mut core = event_loop::Core::new(config, socket, local_addr, events_tx)?;
+        let mut core = event_loop::Core::new(config, sockets, events_tx)?;
         let thread = std::thread::Builder::new()
             .name("sfu-driver".into())
             .spawn(move || core.run(poll, commands_rx))?;
@@ -382,6 +418,7 @@ impl Driver {
             },
             events: events_rx,
             local_addr,
+            local_addr_other,
             thread: Some(thread),
         })
     }
@@ -399,6 +436,11 @@ impl Driver {
     /// The UDP address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The other address family's socket, when configured.
+    pub fn local_addr_other_family(&self) -> Option<SocketAddr> {
+        self.local_addr_other
     }
 
     /// Closes every session and stops the thread.

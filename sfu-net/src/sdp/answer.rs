@@ -113,7 +113,7 @@ pub(crate) fn accepted_section(
         simulcast: None,
         rtcp_mux: true,
         rtcp_rsize: offered.rtcp_rsize,
-        candidates: vec![local.host_candidate()],
+        candidates: local.host_candidates(),
         end_of_candidates: true,
     }
 }

@@ -16,6 +16,8 @@ pub struct LocalTransport {
     /// The address announced in the host candidate: the public IP and port,
     /// which may differ from the socket's bind address (NAT, containers).
     pub candidate: SocketAddr,
+    /// A second host candidate, for the other address family's socket.
+    pub candidate_v6: Option<SocketAddr>,
     /// The `o=` session id: random, chosen by the caller (the crate draws no
     /// randomness itself).
     pub session_id: u64,
@@ -31,6 +33,23 @@ impl LocalTransport {
             address: self.candidate,
             kind: CandidateKind::Host,
         }
+    }
+
+    /// Every host candidate: the main one, then the other family's socket
+    /// (a lower local preference, so clients that can use both try the
+    /// main one first).
+    pub fn host_candidates(&self) -> Vec<Candidate> {
+        let mut all = vec![self.host_candidate()];
+        if let Some(address) = self.candidate_v6 {
+            all.push(Candidate {
+                foundation: "2".to_owned(),
+                component: 1,
+                priority: (126 << 24) | (65534 << 8) | 255,
+                address,
+                kind: CandidateKind::Host,
+            });
+        }
+        all
     }
 }
 

@@ -286,7 +286,7 @@ impl Renegotiation {
             simulcast: None,
             rtcp_mux: true,
             rtcp_rsize: true,
-            candidates: vec![self.local.host_candidate()],
+            candidates: self.local.host_candidates(),
             end_of_candidates: true,
         };
         track.fill(&mut section, codec, rtx);

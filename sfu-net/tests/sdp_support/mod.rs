@@ -36,6 +36,7 @@ pub fn local() -> LocalTransport {
         },
         fingerprint: Fingerprint::of_der(b"not a real certificate, only its hash matters here"),
         candidate: "203.0.113.7:8443".parse().unwrap(),
+        candidate_v6: None,
         session_id: 6_254_117_263_991_155_006,
     }
 }
