@@ -183,8 +183,7 @@ impl Core {
             }
             // Read until each socket is drained: readiness is edge-triggered.
             for i in 0..self.sockets.len() {
-                loop {
-                    let Some(m) = self.sockets.get(i) else { break };
+                while let Some(m) = self.sockets.get(i) {
                     let local = m.local;
                     match udp::recv_batch(&m.socket, &mut batch) {
                         Ok(0) | Err(_) => break,
