@@ -462,15 +462,18 @@ impl Core {
         self.next_ssrc
     }
 
-    fn add_net_session(
+    /// A WebRTC client's endpoint session and its router session, created
+    /// together (neither is left behind if the other fails).
+    fn add_client(
         &mut self,
         now: Instant,
         credentials: IceCredentials,
         remote: &sdp::RemoteTransport,
         remote_ssrcs: Vec<u32>,
         learn: bool,
-    ) -> Result<NetId, DriverError> {
-        Ok(self.endpoint.add_session(
+        answer: &sdp::Description,
+    ) -> Result<(NetId, RouterId), DriverError> {
+        let net = self.endpoint.add_session(
             now,
             NetSessionConfig {
                 credentials,
@@ -479,7 +482,18 @@ impl Core {
                 remote_ssrcs,
                 learn_remote_ssrcs: learn,
             },
-        )?)
+        )?;
+        let config = sfu_core::SessionConfig {
+            extensions: extension_map(answer),
+            rtcp_ssrc: None,
+        };
+        match self.router.create_session(now, config) {
+            Ok(session) => Ok((net, session)),
+            Err(e) => {
+                let _ = self.endpoint.close_session(net);
+                Err(e.into())
+            }
+        }
     }
 
     fn publish(&mut self, now: Instant, offer: &str) -> Result<Publication, DriverError> {
@@ -497,21 +511,14 @@ impl Core {
             .flat_map(|t| t.ssrc.into_iter().chain(t.rtx_ssrc))
             .collect();
         let simulcast = tracks.iter().any(|t| !t.rids.is_empty());
-        let net =
-            self.add_net_session(now, credentials, offer.remote(), remote_ssrcs, simulcast)?;
-        let session = match self.router.create_session(
+        let (net, session) = self.add_client(
             now,
-            sfu_core::SessionConfig {
-                extensions: extension_map(&answer),
-                rtcp_ssrc: None,
-            },
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = self.endpoint.close_session(net);
-                return Err(e.into());
-            }
-        };
+            credentials,
+            offer.remote(),
+            remote_ssrcs,
+            simulcast,
+            &answer,
+        )?;
         let mut sources = Vec::new();
         for (t, config) in configs {
             let layers = config.layers.len();
@@ -630,20 +637,8 @@ impl Core {
             })
             .collect();
         // A receive-only client's RTCP comes from SSRCs it never announced.
-        let net = self.add_net_session(now, credentials, offer.remote(), Vec::new(), true)?;
-        let session = match self.router.create_session(
-            now,
-            sfu_core::SessionConfig {
-                extensions: extension_map(&answer),
-                rtcp_ssrc: None,
-            },
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = self.endpoint.close_session(net);
-                return Err(e.into());
-            }
-        };
+        let (net, session) =
+            self.add_client(now, credentials, offer.remote(), Vec::new(), true, &answer)?;
         self.by_net.insert(net, session);
         self.sessions.insert(
             session,
