@@ -19,6 +19,7 @@ fn local() -> LocalTransport {
         },
         fingerprint: Fingerprint::of_der(b"fuzz"),
         candidate: std::net::SocketAddr::from(([203, 0, 113, 7], 8443)),
+        candidate_v6: None,
         session_id: 1,
     }
 }
