@@ -176,6 +176,15 @@ fn keep_extensions(offered: &MediaSection, ours: &[ExtensionUri]) -> Vec<HeaderE
         .collect()
 }
 
+/// Parses a client offer and checks what every offer to the SFU must have
+/// (the rules [`PublishOffer::parse`] documents).
+fn parse_offer(text: &str) -> Result<(Description, RemoteTransport), SdpError> {
+    let description = Description::parse(text)?;
+    let remote = check_transport(&description)?;
+    check_offer_setup(remote.setup)?;
+    Ok((description, remote))
+}
+
 /// A client's offer to publish media (WHIP, or a Calls-style "push").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishOffer {
@@ -187,9 +196,7 @@ impl PublishOffer {
     /// Parses and checks an offer: BUNDLE, rtcp-mux, ICE credentials,
     /// a sha-256 fingerprint and `a=setup:actpass` or `active`.
     pub fn parse(text: &str) -> Result<Self, SdpError> {
-        let description = Description::parse(text)?;
-        let remote = check_transport(&description)?;
-        check_offer_setup(remote.setup)?;
+        let (description, remote) = parse_offer(text)?;
         Ok(PublishOffer {
             description,
             remote,
@@ -413,9 +420,7 @@ pub struct ViewerOffer {
 impl ViewerOffer {
     /// Parses and checks an offer, with the same rules as [`PublishOffer::parse`].
     pub fn parse(text: &str) -> Result<Self, SdpError> {
-        let description = Description::parse(text)?;
-        let remote = check_transport(&description)?;
-        check_offer_setup(remote.setup)?;
+        let (description, remote) = parse_offer(text)?;
         Ok(ViewerOffer {
             description,
             remote,
