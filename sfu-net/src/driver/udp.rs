@@ -1,310 +1,220 @@
-//! Batched UDP I/O: `recvmmsg`/`sendmmsg` on Linux, one datagram per call
-//! elsewhere. All of the crate's `unsafe` lives here, behind a safe API.
-#![allow(unsafe_code)]
-// Indices below are bounded by BATCH, the length of every array indexed.
-#![allow(clippy::indexing_slicing)]
+//! The driver's UDP sockets: batched receive and send (`recvmmsg`/`sendmmsg`
+//! on Linux, one datagram per call elsewhere), the local address each
+//! datagram arrived on and leaves from, and the host's interface addresses
+//! for ICE host candidates.
+//!
+//! All of the crate's `unsafe` lives in `udp/linux.rs`, behind the safe API below.
+//!
+//! Why the local address matters: an ICE candidate pair is a 5-tuple, so a
+//! socket bound to a wildcard address (`0.0.0.0:P`, `[::]:P`) must know which
+//! of the host's addresses each datagram was sent to ([`Received::to`]), and
+//! the reply must leave from that same address ([`Outgoing::from`]), or the
+//! peer sees it arrive from an address it never paired with.
+//!
+//! On other platforms (`udp/portable.rs`) the local address is not reported
+//! (`to` is always `None`), `from` is ignored (the kernel picks the source
+//! by routing), and [`interface_addresses`] returns an empty list; bind to a
+//! specific address there.
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as sys;
+
+#[cfg(not(target_os = "linux"))]
+mod portable;
+#[cfg(not(target_os = "linux"))]
+use portable as sys;
+
+#[cfg(test)]
+mod tests;
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 
-/// Largest datagram we accept; anything longer is truncated by the kernel
-/// and then rejected by the parsers.
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Largest datagram we accept; a longer one is truncated by the kernel and
+/// skipped by [`RecvBatch::iter`].
 pub const MAX_DATAGRAM: usize = 2048;
 
 /// Datagrams read or written per system call.
 pub const BATCH: usize = 32;
 
-/// Receive buffers for one batch.
-pub struct RecvBatch {
-    bufs: Box<[[u8; MAX_DATAGRAM]; BATCH]>,
-    lens: [usize; BATCH],
-    sources: [Option<SocketAddr>; BATCH],
-    count: usize,
-}
-
-impl Default for RecvBatch {
-    fn default() -> Self {
-        Self {
-            bufs: Box::new([[0; MAX_DATAGRAM]; BATCH]),
-            lens: [0; BATCH],
-            sources: [None; BATCH],
-            count: 0,
-        }
+/// Creates a nonblocking UDP socket bound to `addr`, ready for the driver:
+///
+/// - an IPv6 socket is IPv6-only (`IPV6_V6ONLY`), so `[::]:P` and
+///   `0.0.0.0:P` can be bound side by side, one socket per address family;
+/// - it asks for `buffer` bytes of receive and send buffer (see
+///   [`set_buffer_sizes`]; not granting them is not an error);
+/// - on Linux it reports each datagram's local destination address
+///   (`IP_PKTINFO` / `IPV6_RECVPKTINFO`), which [`recv_batch`] hands on as
+///   [`Received::to`].
+pub fn bind(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
     }
-}
-
-impl RecvBatch {
-    /// The datagrams of the last receive, with their sources.
-    pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
-        (0..self.count).filter_map(|i| {
-            let src = self.sources.get(i).copied().flatten()?;
-            let len = *self.lens.get(i)?;
-            Some((src, self.bufs.get(i)?.get(..len)?))
-        })
-    }
+    socket.set_nonblocking(true)?;
+    let socket = UdpSocket::from(socket);
+    sys::set_buffer_sizes(&socket, buffer);
+    sys::report_destination(&socket, addr.is_ipv6())?;
+    socket2::SockRef::from(&socket).bind(&addr.into())?;
+    Ok(socket)
 }
 
 /// Asks the kernel for `bytes` of receive and send buffer, so a burst that
-/// arrives while the driver thread is descheduled is not dropped. The kernel
-/// may grant less (Linux caps it at `net.core.rmem_max`/`wmem_max`); failure
-/// is not fatal, the defaults stay.
+/// arrives while the driver thread is descheduled is not dropped. On Linux
+/// the `FORCE` variants are tried first (they pass the `net.core.rmem_max` /
+/// `wmem_max` cap but need `CAP_NET_ADMIN`), then the plain ones, which the
+/// kernel caps. Failure is not fatal: the defaults stay.
+///
+/// [`bind`] already does this; this is for sockets bound elsewhere.
 pub fn set_buffer_sizes(socket: &UdpSocket, bytes: usize) {
     sys::set_buffer_sizes(socket, bytes);
 }
 
-/// Reads up to [`BATCH`] datagrams without blocking; returns how many
-/// (0 when the socket would block).
+/// Receive buffers for [`BATCH`] datagrams, allocated once and reused by
+/// every [`recv_batch`].
+pub struct RecvBatch {
+    bufs: Box<[[u8; MAX_DATAGRAM]]>,
+    slots: [Slot; BATCH],
+    count: usize,
+}
+
+/// What the kernel told us about one received datagram.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    len: usize,
+    /// `None` when the datagram is to be skipped (truncated, unknown family).
+    from: Option<SocketAddr>,
+    to: Option<IpAddr>,
+}
+
+/// One datagram of the last [`recv_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received<'a> {
+    /// The remote address it came from.
+    pub from: SocketAddr,
+    /// The local address it was sent to (the socket's port), when the
+    /// platform reports it; `None` on sockets not made by [`bind`] and off
+    /// Linux. Pass it back as [`Outgoing::from`] when replying.
+    pub to: Option<IpAddr>,
+    /// The payload, at most [`MAX_DATAGRAM`] bytes.
+    pub data: &'a [u8],
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecvBatch {
+    /// Allocates the buffers (`BATCH * MAX_DATAGRAM` bytes).
+    pub fn new() -> Self {
+        Self {
+            bufs: vec![[0; MAX_DATAGRAM]; BATCH].into_boxed_slice(),
+            slots: [Slot::default(); BATCH],
+            count: 0,
+        }
+    }
+
+    /// The datagrams of the last [`recv_batch`], in arrival order. Truncated
+    /// datagrams (longer than [`MAX_DATAGRAM`]) are skipped.
+    pub fn iter(&self) -> impl Iterator<Item = Received<'_>> {
+        self.slots
+            .iter()
+            .zip(self.bufs.iter())
+            .take(self.count)
+            .filter_map(|(slot, buf)| {
+                Some(Received {
+                    from: slot.from?,
+                    to: slot.to,
+                    data: buf.get(..slot.len)?,
+                })
+            })
+    }
+}
+
+/// Reads up to [`BATCH`] datagrams without blocking and returns how many
+/// were taken off the socket (0 when it would block). The count includes
+/// truncated datagrams, which [`RecvBatch::iter`] skips, so keep reading
+/// until it returns 0, not until `iter` comes back empty.
+///
+/// An error is a socket error, not a bad datagram; the batch is then empty.
 pub fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<usize> {
     batch.count = 0;
     let n = sys::recv(socket, batch)?;
-    batch.count = n;
-    Ok(n)
+    batch.count = n.min(BATCH);
+    Ok(batch.count)
 }
 
-/// Writes datagrams without blocking; returns how many were sent (fewer
-/// than given when the socket buffer is full).
-pub fn send_batch(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
+/// One datagram to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outgoing<'a> {
+    /// The remote address.
+    pub to: SocketAddr,
+    /// The local address it must leave from (the [`Received::to`] of the
+    /// path it answers), or `None` (or an unspecified address) to let the
+    /// kernel choose by routing. Must be of the same family as `to`, else
+    /// the datagram is refused. Ignored off Linux.
+    pub from: Option<IpAddr>,
+    /// The payload.
+    pub data: &'a [u8],
+}
+
+/// What became of the datagrams given to [`send_batch`]; the three counts
+/// add up to how many were given.
+#[must_use]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendReport {
+    /// Handed to the kernel.
+    pub sent: usize,
+    /// Refused by the kernel one by one (destination port 0, a destination
+    /// of the other address family, no route, too large, a `from` that is
+    /// not a local address...) and skipped; the rest were still tried.
+    pub refused: usize,
+    /// Not tried because the socket buffer was full (`EAGAIN`, `ENOBUFS`):
+    /// everything after the datagram that hit the full buffer.
+    pub dropped: usize,
+}
+
+/// Sends `datagrams` in order without blocking, [`BATCH`] per system call.
+///
+/// A datagram the kernel refuses is skipped and counted, and the batch goes
+/// on; only a full socket buffer stops it (the rest are counted as
+/// dropped). Never blocks, never loops: at most one system call per
+/// datagram, plus a few retries after `EINTR`.
+pub fn send_batch(socket: &UdpSocket, datagrams: &[Outgoing<'_>]) -> SendReport {
     sys::send(socket, datagrams)
 }
 
-#[cfg(target_os = "linux")]
-mod sys {
-    use std::io;
-    use std::mem::{MaybeUninit, size_of, zeroed};
-    use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
-    use std::os::fd::AsRawFd;
+/// One address of a network interface that is up.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    /// The address.
+    pub ip: IpAddr,
+    /// The interface's name (`eth0`, `lo`, `wlp2s0`...).
+    pub name: String,
+    /// The interface is a loopback (`IFF_LOOPBACK`).
+    pub loopback: bool,
+    /// An IPv6 link-local address (`fe80::/10`); always `false` for IPv4.
+    pub link_local: bool,
+}
 
-    use super::{BATCH, RecvBatch};
-
-    fn would_block(e: &io::Error) -> bool {
-        e.kind() == io::ErrorKind::WouldBlock
-    }
-
-    fn to_sockaddr(addr: &SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
-        match addr {
-            SocketAddr::V4(a) => {
-                // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
-                let sin = unsafe { &mut *(storage as *mut _ as *mut libc::sockaddr_in) };
-                sin.sin_family = libc::AF_INET as libc::sa_family_t;
-                sin.sin_port = a.port().to_be();
-                sin.sin_addr = libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                };
-                size_of::<libc::sockaddr_in>() as libc::socklen_t
-            }
-            SocketAddr::V6(a) => {
-                // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
-                let sin6 = unsafe { &mut *(storage as *mut _ as *mut libc::sockaddr_in6) };
-                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                sin6.sin6_port = a.port().to_be();
-                sin6.sin6_addr = libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                };
-                sin6.sin6_flowinfo = a.flowinfo();
-                sin6.sin6_scope_id = a.scope_id();
-                size_of::<libc::sockaddr_in6>() as libc::socklen_t
-            }
-        }
-    }
-
-    fn from_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
-        match i32::from(storage.ss_family) {
-            libc::AF_INET => {
-                // SAFETY: the kernel wrote a sockaddr_in (family checked).
-                let sin = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
-                Some(SocketAddr::V4(SocketAddrV4::new(
-                    u32::from_be(sin.sin_addr.s_addr).into(),
-                    u16::from_be(sin.sin_port),
-                )))
-            }
-            libc::AF_INET6 => {
-                // SAFETY: the kernel wrote a sockaddr_in6 (family checked).
-                let sin6 = unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
-                Some(SocketAddr::V6(SocketAddrV6::new(
-                    sin6.sin6_addr.s6_addr.into(),
-                    u16::from_be(sin6.sin6_port),
-                    sin6.sin6_flowinfo,
-                    sin6.sin6_scope_id,
-                )))
-            }
-            _ => None,
-        }
-    }
-
-    pub fn set_buffer_sizes(socket: &UdpSocket, bytes: usize) {
-        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-        let set = |option: libc::c_int| {
-            // SAFETY: passes a pointer to a live c_int and its exact size.
-            unsafe {
-                libc::setsockopt(
-                    socket.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    option,
-                    (&value as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                ) == 0
-            }
-        };
-        // The FORCE variants pass the sysctl cap but need CAP_NET_ADMIN.
-        for (forced, plain) in [
-            (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-            (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-        ] {
-            if !set(forced) {
-                set(plain);
-            }
-        }
-    }
-
-    pub fn recv(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<usize> {
-        // SAFETY: all-zero is a valid value for these plain C structs.
-        let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
-        let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [MaybeUninit::uninit(); BATCH];
-        // SAFETY: as above.
-        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-        for i in 0..BATCH {
-            let buf = &mut batch.bufs[i];
-            iovs[i].write(libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            });
-            msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
-            msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            msgs[i].msg_hdr.msg_iov = iovs[i].as_mut_ptr();
-            msgs[i].msg_hdr.msg_iovlen = 1;
-        }
-        // SAFETY: every mmsghdr points at a live buffer, iovec and address
-        // storage owned by this frame or `batch`, sized as declared.
-        let n = unsafe {
-            libc::recvmmsg(
-                socket.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if would_block(&e) { Ok(0) } else { Err(e) };
-        }
-        let n = n as usize;
-        for i in 0..n {
-            batch.lens[i] = msgs[i].msg_len as usize;
-            batch.sources[i] = from_sockaddr(&addrs[i]);
-        }
-        Ok(n)
-    }
-
-    pub fn send(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
-        let mut sent = 0;
-        for chunk in datagrams.chunks(BATCH) {
-            // SAFETY: all-zero is a valid value for these plain C structs.
-            let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
-            let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [MaybeUninit::uninit(); BATCH];
-            // SAFETY: as above.
-            let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-            for (i, (dst, data)) in chunk.iter().enumerate() {
-                iovs[i].write(libc::iovec {
-                    iov_base: data.as_ptr() as *mut libc::c_void,
-                    iov_len: data.len(),
-                });
-                msgs[i].msg_hdr.msg_namelen = to_sockaddr(dst, &mut addrs[i]);
-                msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
-                msgs[i].msg_hdr.msg_iov = iovs[i].as_mut_ptr();
-                msgs[i].msg_hdr.msg_iovlen = 1;
-            }
-            // SAFETY: the first chunk.len() headers point at live data and
-            // addresses; the kernel only reads them.
-            let n = unsafe {
-                libc::sendmmsg(
-                    socket.as_raw_fd(),
-                    msgs.as_mut_ptr(),
-                    chunk.len() as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return if would_block(&e) { Ok(sent) } else { Err(e) };
-            }
-            sent += n as usize;
-            if (n as usize) < chunk.len() {
-                break;
-            }
-        }
-        Ok(sent)
+impl InterfaceAddress {
+    /// Whether to announce it as an ICE host candidate, as browsers do:
+    /// not loopback, not IPv6 link-local.
+    pub fn is_host_candidate(&self) -> bool {
+        !self.loopback && !self.link_local
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-mod sys {
-    use std::io;
-    use std::net::{SocketAddr, UdpSocket};
-
-    use super::{BATCH, RecvBatch};
-
-    pub fn set_buffer_sizes(_socket: &UdpSocket, _bytes: usize) {}
-
-    pub fn recv(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<usize> {
-        let mut n = 0;
-        while n < BATCH {
-            match socket.recv_from(&mut batch.bufs[n]) {
-                Ok((len, src)) => {
-                    batch.lens[n] = len;
-                    batch.sources[n] = Some(src);
-                    n += 1;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(n)
-    }
-
-    pub fn send(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
-        let mut sent = 0;
-        for (dst, data) in datagrams {
-            match socket.send_to(data, dst) {
-                Ok(_) => sent += 1,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(sent)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_round_trip_over_loopback() {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-        a.set_nonblocking(true).unwrap();
-        b.set_nonblocking(true).unwrap();
-        let to = b.local_addr().unwrap();
-        let payloads: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 10 + usize::from(i)]).collect();
-        let datagrams: Vec<(SocketAddr, &[u8])> =
-            payloads.iter().map(|p| (to, p.as_slice())).collect();
-        assert_eq!(send_batch(&a, &datagrams).unwrap(), 40);
-        let mut batch = RecvBatch::default();
-        let mut got = Vec::new();
-        for _ in 0..100 {
-            if recv_batch(&b, &mut batch).unwrap() == 0 && got.len() == 40 {
-                break;
-            }
-            got.extend(batch.iter().map(|(src, d)| (src, d.to_vec())));
-        }
-        assert_eq!(got.len(), 40);
-        assert!(got.iter().all(|(src, _)| *src == a.local_addr().unwrap()));
-        assert_eq!(got[39].1, payloads[39]);
-        assert_eq!(
-            recv_batch(&b, &mut batch).unwrap(),
-            0,
-            "would block is not an error"
-        );
-    }
+/// Every address, IPv4 and IPv6, of every interface that is up
+/// (`getifaddrs` on Linux; an empty list elsewhere).
+pub fn interface_addresses() -> io::Result<Vec<InterfaceAddress>> {
+    sys::interface_addresses()
 }
