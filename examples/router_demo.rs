@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sfu::router::{
-    Codec, CodecConfig, EndReason, Event, ExtensionMap, Fallback, Hint, LayerConfig,
+    Codec, CodecConfig, EndReason, RouterEvent, ExtensionMap, Fallback, Hint, LayerConfig,
     OutboundExtensions, OutboundRtp, Output, PullConfig, Router, RouterConfig, RouterStats,
     RtpPacket, SessionConfig, Simulcast, SubscriptionId, TrackConfig,
 };
@@ -453,14 +453,14 @@ fn drain(
     }
     while let Some(ev) = router.poll_event() {
         match ev {
-            Event::LayerSwitched { subscription, .. } => {
+            RouterEvent::LayerSwitched { subscription, .. } => {
                 if let Some(&i) = by_subscription.get(&subscription)
                     && subs[i].video == subscription
                 {
                     subs[i].log.switch_events += 1;
                 }
             }
-            Event::SubscriptionEnded {
+            RouterEvent::SubscriptionEnded {
                 subscription,
                 reason,
                 ..

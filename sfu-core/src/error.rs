@@ -7,6 +7,7 @@ use crate::{SessionId, SubscriptionId};
 
 /// Why an RTP packet could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum RtpError {
     /// Shorter than its own header says.
     #[error("RTP packet truncated")]
@@ -30,6 +31,7 @@ pub enum RtpError {
 
 /// Everything the router can refuse.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No session with this id (never created, or closed).
     #[error("unknown session {0}")]
@@ -81,6 +83,7 @@ pub enum Error {
 
 /// The limit named by [`Error::LimitExceeded`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Limit {
     /// [`crate::Limits::max_sessions`]
     Sessions,

@@ -107,7 +107,7 @@ pub use policy::{
 pub use recovery::{ForwardNacks, LossRecovery, RecoveryAction, RecoveryActions, StreamKey};
 pub use rewrite::ResumePoint;
 pub use router::{
-    EndReason, Event, Output, Router, RouterStats, SubscriptionInfo, SubscriptionStatus,
+    EndReason, Output, Router, RouterEvent, RouterStats, SubscriptionInfo, SubscriptionStatus,
 };
 pub use session::{PullConfig, SessionConfig};
 pub use shield::{Shield, ShieldConfig, ShieldStats};
@@ -161,6 +161,7 @@ pub struct LayerIndex(pub u8);
 
 /// Bounds on what sessions may create; exceeding one is a typed error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Sessions in the router.
     pub max_sessions: usize,
@@ -186,8 +187,46 @@ impl Default for Limits {
     }
 }
 
+// Fields stay public for reading; new ones may be added, so users start
+// from `default()` and chain these setters instead of writing literals.
+impl Limits {
+    /// Sets [`Limits::max_sessions`].
+    pub fn with_max_sessions(mut self, max_sessions: usize) -> Self {
+        self.max_sessions = max_sessions;
+        self
+    }
+
+    /// Sets [`Limits::max_tracks_per_session`].
+    pub fn with_max_tracks_per_session(mut self, max_tracks_per_session: usize) -> Self {
+        self.max_tracks_per_session = max_tracks_per_session;
+        self
+    }
+
+    /// Sets [`Limits::max_subscriptions_per_session`].
+    pub fn with_max_subscriptions_per_session(
+        mut self,
+        max_subscriptions_per_session: usize,
+    ) -> Self {
+        self.max_subscriptions_per_session = max_subscriptions_per_session;
+        self
+    }
+
+    /// Sets [`Limits::max_subscribers_per_track`].
+    pub fn with_max_subscribers_per_track(mut self, max_subscribers_per_track: usize) -> Self {
+        self.max_subscribers_per_track = max_subscribers_per_track;
+        self
+    }
+
+    /// Sets [`Limits::max_track_name_len`].
+    pub fn with_max_track_name_len(mut self, max_track_name_len: usize) -> Self {
+        self.max_track_name_len = max_track_name_len;
+        self
+    }
+}
+
 /// Router-wide settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RouterConfig {
     /// Limits on sessions, tracks and subscriptions.
     pub limits: Limits,
@@ -212,5 +251,42 @@ impl Default for RouterConfig {
             layer_inactive_after: Duration::from_secs(1),
             transport_feedback_interval: Duration::from_millis(100),
         }
+    }
+}
+
+// Fields stay public for reading; new ones may be added, so users start
+// from `default()` and chain these setters instead of writing literals.
+impl RouterConfig {
+    /// Sets [`RouterConfig::limits`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`RouterConfig::keyframe_request_interval`].
+    pub fn with_keyframe_request_interval(mut self, keyframe_request_interval: Duration) -> Self {
+        self.keyframe_request_interval = keyframe_request_interval;
+        self
+    }
+
+    /// Sets [`RouterConfig::receiver_report_interval`].
+    pub fn with_receiver_report_interval(mut self, receiver_report_interval: Duration) -> Self {
+        self.receiver_report_interval = receiver_report_interval;
+        self
+    }
+
+    /// Sets [`RouterConfig::layer_inactive_after`].
+    pub fn with_layer_inactive_after(mut self, layer_inactive_after: Duration) -> Self {
+        self.layer_inactive_after = layer_inactive_after;
+        self
+    }
+
+    /// Sets [`RouterConfig::transport_feedback_interval`].
+    pub fn with_transport_feedback_interval(
+        mut self,
+        transport_feedback_interval: Duration,
+    ) -> Self {
+        self.transport_feedback_interval = transport_feedback_interval;
+        self
     }
 }

@@ -21,6 +21,7 @@ pub struct SessionConfig {
 }
 
 /// What a session wants when it pulls a track.
+#[non_exhaustive]
 pub struct PullConfig {
     /// The SSRC the subscriber will receive the track on.
     pub ssrc: u32,
@@ -65,7 +66,7 @@ impl PullConfig {
     }
 
     /// Continues an earlier subscription's sequence numbers and timestamps
-    /// (from [`crate::Event::SubscriptionEnded`]), so the subscriber sees
+    /// (from [`crate::RouterEvent::SubscriptionEnded`]), so the subscriber sees
     /// one stream across a publisher's restart.
     pub fn resume(mut self, point: ResumePoint) -> Self {
         self.resume = Some(point);

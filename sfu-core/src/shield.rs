@@ -50,8 +50,8 @@ use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 use sfu_nack::{
-    Arrival, CacheInsert, DetectorConfig, HopStats, LossDetector, NackError, Responder,
-    ResponderConfig, ResponderOutput, extend_near,
+    Arrival, CacheInsert, DetectorConfig, HopStats, LossDetector, Responder, ResponderConfig,
+    ResponderOutput, extend_near,
 };
 
 use crate::packet::RtpPacket;
@@ -64,6 +64,7 @@ const NACK_TIMES: usize = 512;
 
 /// Settings of a [`Shield`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShieldConfig {
     /// The publisher leg's loss detector, per stream.
     pub detector: DetectorConfig,
@@ -84,6 +85,28 @@ impl Default for ShieldConfig {
             responder: ResponderConfig::default(),
             max_streams: 4096,
         }
+    }
+}
+
+// Fields stay public for reading; new ones may be added, so users start
+// from `default()` and chain these setters instead of writing literals.
+impl ShieldConfig {
+    /// Sets [`ShieldConfig::detector`].
+    pub fn with_detector(mut self, detector: DetectorConfig) -> Self {
+        self.detector = detector;
+        self
+    }
+
+    /// Sets [`ShieldConfig::responder`].
+    pub fn with_responder(mut self, responder: ResponderConfig) -> Self {
+        self.responder = responder;
+        self
+    }
+
+    /// Sets [`ShieldConfig::max_streams`].
+    pub fn with_max_streams(mut self, max_streams: usize) -> Self {
+        self.max_streams = max_streams;
+        self
     }
 }
 
@@ -209,7 +232,7 @@ struct StreamShield {
 }
 
 impl StreamShield {
-    fn new(config: &ShieldConfig, rtt: Option<Duration>) -> Result<Self, NackError> {
+    fn new(config: &ShieldConfig, rtt: Option<Duration>) -> Result<Self, sfu_nack::Error> {
         let mut detector = LossDetector::new(config.detector)?;
         let estimate = rtt.map(RttEstimate::seeded);
         if let Some(e) = estimate {
@@ -344,7 +367,7 @@ impl StreamShield {
 ///     Shield::new(ShieldConfig::default())?,
 /// );
 /// assert_eq!(router.loss_recovery().stats().hop.detector.losses_seen, 0);
-/// # Ok::<(), sfu_nack::NackError>(())
+/// # Ok::<(), sfu_nack::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Shield {
@@ -358,7 +381,7 @@ pub struct Shield {
 impl Shield {
     /// A shield with no streams yet; fails if `config` is out of the
     /// bounds `sfu-nack` accepts.
-    pub fn new(config: ShieldConfig) -> Result<Self, NackError> {
+    pub fn new(config: ShieldConfig) -> Result<Self, sfu_nack::Error> {
         // Validate once here rather than on a stream's first packet.
         StreamShield::new(&config, None)?;
         Ok(Self {

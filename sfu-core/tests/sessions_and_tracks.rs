@@ -6,8 +6,8 @@ mod common;
 use std::time::Instant;
 
 use sfu_core::{
-    Codec, CodecConfig, EndReason, Error, Event, Limit, Limits, PullConfig, Router, RouterConfig,
-    SessionConfig, SubscriptionStatus, TrackConfig,
+    Codec, CodecConfig, EndReason, Error, Limit, Limits, PullConfig, Router, RouterConfig,
+    RouterEvent, SessionConfig, SubscriptionStatus, TrackConfig,
 };
 
 fn opus_pull(ssrc: u32) -> PullConfig {
@@ -31,8 +31,8 @@ fn pulling_before_publish_waits_then_activates() {
         r.subscription(sub).unwrap().status,
         SubscriptionStatus::Active
     );
-    let events: Vec<Event> = std::iter::from_fn(|| r.poll_event()).collect();
-    assert!(events.contains(&Event::SubscriptionActive {
+    let events: Vec<RouterEvent> = std::iter::from_fn(|| r.poll_event()).collect();
+    assert!(events.contains(&RouterEvent::SubscriptionActive {
         subscriber: b,
         subscription: sub
     }));
@@ -86,16 +86,11 @@ fn typed_errors_for_bad_requests() {
 #[test]
 fn limits_are_enforced() {
     let now = Instant::now();
-    let limits = Limits {
-        max_sessions: 3,
-        max_tracks_per_session: 1,
-        max_subscriptions_per_session: 1,
-        ..Limits::default()
-    };
-    let mut r = Router::new(RouterConfig {
-        limits,
-        ..RouterConfig::default()
-    });
+    let limits = Limits::default()
+        .with_max_sessions(3)
+        .with_max_tracks_per_session(1)
+        .with_max_subscriptions_per_session(1);
+    let mut r = Router::new(RouterConfig::default().with_limits(limits));
     let a = r.create_session(now, SessionConfig::default()).unwrap();
     let b = r.create_session(now, SessionConfig::default()).unwrap();
     let _c = r.create_session(now, SessionConfig::default()).unwrap();
@@ -124,14 +119,18 @@ fn closing_a_track_ends_delivery_with_an_event() {
     assert_eq!(call.drain().len(), 3);
     let now = call.now;
     call.router.close_track(now, call.publisher, "cam").unwrap();
-    let ended: Vec<Event> = std::iter::from_fn(|| call.router.poll_event()).collect();
+    let ended: Vec<RouterEvent> = std::iter::from_fn(|| call.router.poll_event()).collect();
     for (s, sub) in &call.subscribers {
-        assert!(ended.iter().any(|e| matches!(e, Event::SubscriptionEnded {
+        assert!(
+            ended
+                .iter()
+                .any(|e| matches!(e, RouterEvent::SubscriptionEnded {
             subscriber,
             subscription,
             reason: EndReason::TrackClosed,
             resume: Some(_),
-        } if subscriber == s && subscription == sub)));
+        } if subscriber == s && subscription == sub))
+        );
         assert!(call.router.subscription(*sub).is_none());
     }
     let late = common::rtp(0x100, 96, 2, 0, &[], common::VP8_DELTA);
@@ -150,8 +149,8 @@ fn closing_the_publisher_session_ends_waiting_pulls_too() {
     let b = r.create_session(now, SessionConfig::default()).unwrap();
     let waiting = r.pull_track(now, b, a, "later", opus_pull(5)).unwrap();
     r.close_session(now, a).unwrap();
-    let events: Vec<Event> = std::iter::from_fn(|| r.poll_event()).collect();
-    assert!(events.contains(&Event::SubscriptionEnded {
+    let events: Vec<RouterEvent> = std::iter::from_fn(|| r.poll_event()).collect();
+    assert!(events.contains(&RouterEvent::SubscriptionEnded {
         subscriber: b,
         subscription: waiting,
         reason: EndReason::PublisherClosed,
@@ -179,7 +178,7 @@ fn a_resumed_pull_continues_numbering_across_a_publisher_restart() {
     call.router.close_session(now, call.publisher).unwrap();
     let resume = std::iter::from_fn(|| call.router.poll_event())
         .find_map(|e| match e {
-            Event::SubscriptionEnded { resume, .. } => resume,
+            RouterEvent::SubscriptionEnded { resume, .. } => resume,
             _ => None,
         })
         .expect("a resume point");

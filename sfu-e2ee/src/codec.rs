@@ -26,7 +26,7 @@
 //! the end of the last one. The clear bytes, concatenated in frame order, are
 //! the SFrame metadata (authenticated, RFC 9605 §4.4.3).
 
-use crate::E2eeError;
+use crate::Error;
 
 /// Media codecs with a clear-byte rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +54,7 @@ pub fn vp8_is_keyframe(frame: &[u8]) -> bool {
 /// Clear prefix length for the prefix codecs (Opus, VP8, VP9), computed from
 /// the first byte alone so the receiver derives the same length from the
 /// protected frame. `None` for H.264 and AV1, which interleave.
-pub fn clear_prefix_len(codec: Codec, frame: &[u8]) -> Result<Option<usize>, E2eeError> {
+pub fn clear_prefix_len(codec: Codec, frame: &[u8]) -> Result<Option<usize>, Error> {
     Ok(match codec {
         Codec::Opus | Codec::Vp9 => Some(0),
         Codec::Vp8 => {
@@ -64,7 +64,7 @@ pub fn clear_prefix_len(codec: Codec, frame: &[u8]) -> Result<Option<usize>, E2e
                 1
             };
             if frame.len() < need {
-                return Err(E2eeError::FrameTooShort);
+                return Err(Error::FrameTooShort);
             }
             Some(need)
         }
@@ -97,20 +97,20 @@ pub(crate) struct Scratch {
 
 /// Splits an Annex B frame into start codes, NAL headers and payloads.
 /// VCL units (types 1–5) contribute a protected payload.
-pub(crate) fn h264_pieces(frame: &[u8], pieces: &mut Vec<Piece>) -> Result<(), E2eeError> {
+pub(crate) fn h264_pieces(frame: &[u8], pieces: &mut Vec<Piece>) -> Result<(), Error> {
     pieces.clear();
     let mut nal_start = match start_code_end(frame, 0) {
         Some((0, end)) => end,
-        _ => return Err(E2eeError::MalformedH264),
+        _ => return Err(Error::MalformedH264),
     };
     pieces.push(Piece::Clear(0, nal_start));
     loop {
         let next = find_start_code(frame, nal_start);
         let nal_end = next.map_or(frame.len(), |(s, _)| s);
         if nal_end <= nal_start {
-            return Err(E2eeError::MalformedH264);
+            return Err(Error::MalformedH264);
         }
-        let header = *frame.get(nal_start).ok_or(E2eeError::MalformedH264)?;
+        let header = *frame.get(nal_start).ok_or(Error::MalformedH264)?;
         let nal_type = header & 0x1f;
         if (1..=5).contains(&nal_type) {
             pieces.push(Piece::Clear(nal_start, nal_start + 1));
@@ -227,26 +227,26 @@ pub(crate) struct Obu {
 }
 
 /// Parses the next OBU at `at`.
-pub(crate) fn parse_obu(frame: &[u8], at: usize) -> Result<Obu, E2eeError> {
-    let h = *frame.get(at).ok_or(E2eeError::MalformedAv1)?;
+pub(crate) fn parse_obu(frame: &[u8], at: usize) -> Result<Obu, Error> {
+    let h = *frame.get(at).ok_or(Error::MalformedAv1)?;
     if h & 0x80 != 0 {
-        return Err(E2eeError::MalformedAv1);
+        return Err(Error::MalformedAv1);
     }
     let obu_type = (h >> 3) & 0x0f;
     let header_end = at + if h & 0x04 != 0 { 2 } else { 1 };
     if header_end > frame.len() {
-        return Err(E2eeError::MalformedAv1);
+        return Err(Error::MalformedAv1);
     }
     let has_size = h & 0x02 != 0;
     let (payload_start, end) = if has_size {
         let (size, n) =
-            read_leb128(frame.get(header_end..).unwrap_or(&[])).ok_or(E2eeError::MalformedAv1)?;
+            read_leb128(frame.get(header_end..).unwrap_or(&[])).ok_or(Error::MalformedAv1)?;
         let payload_start = header_end + n;
         let end = usize::try_from(size)
             .ok()
             .and_then(|s| payload_start.checked_add(s))
             .filter(|&e| e <= frame.len())
-            .ok_or(E2eeError::MalformedAv1)?;
+            .ok_or(Error::MalformedAv1)?;
         (payload_start, end)
     } else {
         (header_end, frame.len())

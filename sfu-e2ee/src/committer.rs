@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::E2eeError;
+use crate::Error;
 use crate::safety::SafetyNumber;
 use crate::wire::{ClientId, CommitRef, GroupMessage};
 
@@ -41,12 +41,12 @@ pub enum CommitOutcome {
 /// same [`CallMember`] code can be explored exhaustively.
 pub trait GroupKeying {
     /// A fresh key package for our join request (serialized).
-    fn key_package(&mut self) -> Result<Vec<u8>, E2eeError>;
+    fn key_package(&mut self) -> Result<Vec<u8>, Error>;
     /// Checks a joiner's key package: valid, our cipher suite, and its
     /// credential names `client`.
-    fn check_key_package(&self, client: ClientId, key_package: &[u8]) -> Result<(), E2eeError>;
+    fn check_key_package(&self, client: ClientId, key_package: &[u8]) -> Result<(), Error>;
     /// Creates a group with only us (epoch 0); replaces any group we had.
-    fn found(&mut self) -> Result<(), E2eeError>;
+    fn found(&mut self) -> Result<(), Error>;
     /// Whether we hold a group.
     fn in_group(&self) -> bool;
     /// Current epoch.
@@ -62,15 +62,15 @@ pub trait GroupKeying {
         &mut self,
         adds: &[(ClientId, &[u8])],
         removes: &[u32],
-    ) -> Result<(Vec<u8>, Option<Vec<u8>>), E2eeError>;
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), Error>;
     /// Our pending Commit was sequenced: move to its epoch.
-    fn merge_own_commit(&mut self) -> Result<(), E2eeError>;
+    fn merge_own_commit(&mut self) -> Result<(), Error>;
     /// Our pending Commit lost: forget it.
     fn discard_own_commit(&mut self);
     /// Applies someone else's Commit for our epoch.
-    fn apply_commit(&mut self, commit: &[u8]) -> Result<CommitOutcome, E2eeError>;
+    fn apply_commit(&mut self, commit: &[u8]) -> Result<CommitOutcome, Error>;
     /// Joins from a Welcome.
-    fn join(&mut self, welcome: &[u8]) -> Result<(), E2eeError>;
+    fn join(&mut self, welcome: &[u8]) -> Result<(), Error>;
     /// Safety number of the current epoch.
     fn safety_number(&self) -> Option<SafetyNumber>;
 }
@@ -88,6 +88,7 @@ pub enum Phase {
 
 /// What the application learns from [`CallMember::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CallEvent {
     /// We are in a new epoch: install its SFrame keys and show the number.
     EpochChanged {
@@ -99,7 +100,7 @@ pub enum CallEvent {
     /// A Commit removed us.
     Removed,
     /// A broadcast message was malformed or refused; counted and ignored.
-    Rejected(E2eeError),
+    Rejected(Error),
 }
 
 /// One client's state machine for the designated-committer protocol.
@@ -124,7 +125,7 @@ pub struct CallMember<K> {
 
 impl<K: GroupKeying> CallMember<K> {
     /// A client `me` about to join: queues its join request.
-    pub fn join(me: ClientId, mut keying: K) -> Result<Self, E2eeError> {
+    pub fn join(me: ClientId, mut keying: K) -> Result<Self, Error> {
         let key_package = keying.key_package()?;
         let mut m = Self {
             me,
@@ -255,7 +256,7 @@ impl<K: GroupKeying> CallMember<K> {
         self.keying.roster().iter().any(|(_, c)| *c == client)
     }
 
-    fn on_join_request(&mut self, client: ClientId, key_package: Vec<u8>) -> Result<(), E2eeError> {
+    fn on_join_request(&mut self, client: ClientId, key_package: Vec<u8>) -> Result<(), Error> {
         if client == self.me
             || self.requests.iter().any(|(c, _)| *c == client)
             || self.departed.contains(&client)
@@ -266,9 +267,7 @@ impl<K: GroupKeying> CallMember<K> {
             return Ok(());
         }
         if self.requests.len() >= MAX_PENDING_JOINS {
-            return Err(E2eeError::KeyPackageRejected(
-                "too many pending join requests",
-            ));
+            return Err(Error::KeyPackageRejected("too many pending join requests"));
         }
         // Every member runs the same deterministic check, so all agree on
         // which requests are pending, and a bad key package cannot stall the
@@ -287,7 +286,7 @@ impl<K: GroupKeying> CallMember<K> {
         self.departed.insert(client);
     }
 
-    fn on_found(&mut self, client: ClientId) -> Result<(), E2eeError> {
+    fn on_found(&mut self, client: ClientId) -> Result<(), Error> {
         // A new group replaces the old one: its Welcomes can never activate.
         self.staged.clear();
         if client != self.me || self.phase != Phase::Joining {
@@ -299,7 +298,7 @@ impl<K: GroupKeying> CallMember<K> {
         Ok(())
     }
 
-    fn on_commit(&mut self, epoch: u64, commit: &[u8]) -> Result<(), E2eeError> {
+    fn on_commit(&mut self, epoch: u64, commit: &[u8]) -> Result<(), Error> {
         let r = CommitRef::of(commit);
         match self.phase {
             Phase::Joining => {
@@ -353,7 +352,7 @@ impl<K: GroupKeying> CallMember<K> {
         }
     }
 
-    fn maybe_commit(&mut self) -> Result<(), E2eeError> {
+    fn maybe_commit(&mut self) -> Result<(), Error> {
         if self.in_flight.is_some() || !self.is_committer() {
             return Ok(());
         }

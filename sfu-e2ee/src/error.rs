@@ -6,7 +6,7 @@
 /// outcome: callers count it and drop the frame or message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
-pub enum E2eeError {
+pub enum Error {
     /// The SFrame header (RFC 9605 §4.3) ends before its KID or CTR field does.
     #[error("SFrame header truncated")]
     HeaderTruncated,

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::E2eeError;
+use crate::Error;
 use crate::codec::{self, Codec, Piece, Scratch};
 use crate::sframe::{Header, ReplayWindow, SframeKey};
 
@@ -41,20 +41,15 @@ impl FrameEncryptor {
     }
 
     /// Writes the protected form of `frame` into `out` (cleared first).
-    pub fn encrypt(
-        &mut self,
-        codec: Codec,
-        frame: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), E2eeError> {
-        let key = self.key.as_ref().ok_or(E2eeError::NoSendKey)?;
+    pub fn encrypt(&mut self, codec: Codec, frame: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let key = self.key.as_ref().ok_or(Error::NoSendKey)?;
         let ctr = self.next_ctr;
-        self.next_ctr = ctr.checked_add(1).ok_or(E2eeError::CounterExhausted)?;
+        self.next_ctr = ctr.checked_add(1).ok_or(Error::CounterExhausted)?;
         out.clear();
         match codec::clear_prefix_len(codec, frame)? {
             Some(n) => {
-                let clear = frame.get(..n).ok_or(E2eeError::FrameTooShort)?;
-                let rest = frame.get(n..).ok_or(E2eeError::FrameTooShort)?;
+                let clear = frame.get(..n).ok_or(Error::FrameTooShort)?;
+                let rest = frame.get(n..).ok_or(Error::FrameTooShort)?;
                 out.extend_from_slice(clear);
                 key.seal(ctr, clear, rest, out)
             }
@@ -64,8 +59,8 @@ impl FrameEncryptor {
     }
 }
 
-fn slice(frame: &[u8], s: usize, e: usize) -> Result<&[u8], E2eeError> {
-    frame.get(s..e).ok_or(E2eeError::FrameTooShort)
+fn slice(frame: &[u8], s: usize, e: usize) -> Result<&[u8], Error> {
+    frame.get(s..e).ok_or(Error::FrameTooShort)
 }
 
 /// Lengths of the protected segments: payload lengths plus the SFrame header
@@ -85,7 +80,7 @@ fn encrypt_h264(
     frame: &[u8],
     s: &mut Scratch,
     out: &mut Vec<u8>,
-) -> Result<(), E2eeError> {
+) -> Result<(), Error> {
     codec::h264_pieces(frame, &mut s.pieces)?;
     s.metadata.clear();
     s.plain.clear();
@@ -100,7 +95,7 @@ fn encrypt_h264(
         }
     }
     if s.seg_lens.is_empty() {
-        return Err(E2eeError::NothingToEncrypt);
+        return Err(Error::NothingToEncrypt);
     }
     s.body.clear();
     key.seal(ctr, &s.metadata, &s.plain, &mut s.body)?;
@@ -114,7 +109,7 @@ fn encrypt_h264(
         match *p {
             Piece::Clear(a, b) => out.extend_from_slice(slice(frame, a, b)?),
             Piece::Protected(..) => {
-                let len = *s.seg_lens.get(k).ok_or(E2eeError::MalformedH264)?;
+                let len = *s.seg_lens.get(k).ok_or(Error::MalformedH264)?;
                 codec::escape_into(slice(&s.body, pos, pos + len)?, out);
                 out.push(codec::H264_TRAILER);
                 pos += len;
@@ -125,13 +120,13 @@ fn encrypt_h264(
     Ok(())
 }
 
-fn parse_obus(frame: &[u8], obus: &mut Vec<codec::Obu>) -> Result<(), E2eeError> {
+fn parse_obus(frame: &[u8], obus: &mut Vec<codec::Obu>) -> Result<(), Error> {
     obus.clear();
     let mut at = 0;
     while at < frame.len() {
         let obu = codec::parse_obu(frame, at)?;
         if !obu.has_size && obu.end != frame.len() {
-            return Err(E2eeError::MalformedAv1);
+            return Err(Error::MalformedAv1);
         }
         at = obu.end;
         obus.push(obu);
@@ -146,7 +141,7 @@ fn encrypt_av1(
     s: &mut Scratch,
     obus: &mut Vec<codec::Obu>,
     out: &mut Vec<u8>,
-) -> Result<(), E2eeError> {
+) -> Result<(), Error> {
     parse_obus(frame, obus)?;
     s.plain.clear();
     s.seg_lens.clear();
@@ -156,7 +151,7 @@ fn encrypt_av1(
         s.seg_lens.push(o.end - o.payload_start);
     }
     if s.seg_lens.is_empty() {
-        return Err(E2eeError::NothingToEncrypt);
+        return Err(Error::NothingToEncrypt);
     }
     segment_lengths(
         &mut s.seg_lens,
@@ -180,12 +175,12 @@ fn write_av1(
     seg_lens: &[usize],
     body: Option<&[u8]>,
     out: &mut Vec<u8>,
-) -> Result<(), E2eeError> {
+) -> Result<(), Error> {
     let (mut pos, mut k) = (0, 0);
     for o in obus {
         out.extend_from_slice(slice(frame, o.start, o.header_end)?);
         let len = if o.protected {
-            *seg_lens.get(k).ok_or(E2eeError::MalformedAv1)?
+            *seg_lens.get(k).ok_or(Error::MalformedAv1)?
         } else {
             o.end - o.payload_start
         };
@@ -279,7 +274,7 @@ impl KeyRing {
         self.entries.is_empty()
     }
 
-    fn entry(&mut self, now: Instant, kid: u64) -> Result<&mut RingEntry, E2eeError> {
+    fn entry(&mut self, now: Instant, kid: u64) -> Result<&mut RingEntry, Error> {
         // Current epoch first: KIDs of two epochs differ in their epoch bits,
         // but an epoch counter that wrapped its bits must not pick the old key.
         let idx = self
@@ -287,13 +282,10 @@ impl KeyRing {
             .iter()
             .position(|e| e.key.kid() == kid && e.expires.is_none())
             .or_else(|| self.entries.iter().position(|e| e.key.kid() == kid))
-            .ok_or(E2eeError::UnknownKeyId(kid))?;
-        let e = self
-            .entries
-            .get_mut(idx)
-            .ok_or(E2eeError::UnknownKeyId(kid))?;
+            .ok_or(Error::UnknownKeyId(kid))?;
+        let e = self.entries.get_mut(idx).ok_or(Error::UnknownKeyId(kid))?;
         if e.expires.is_some_and(|t| t <= now) {
-            return Err(E2eeError::KeyExpired(kid));
+            return Err(Error::KeyExpired(kid));
         }
         Ok(e)
     }
@@ -305,11 +297,11 @@ impl KeyRing {
         metadata: &[u8],
         sframe: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<Header, E2eeError> {
+    ) -> Result<Header, Error> {
         let (header, hlen) = Header::decode(sframe)?;
         let e = self.entry(now, header.kid)?;
         if !e.window.check(header.ctr) {
-            return Err(E2eeError::Replayed {
+            return Err(Error::Replayed {
                 kid: header.kid,
                 ctr: header.ctr,
             });
@@ -350,12 +342,12 @@ impl FrameDecryptor {
         codec: Codec,
         protected: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<Header, E2eeError> {
+    ) -> Result<Header, Error> {
         out.clear();
         match codec::clear_prefix_len(codec, protected)? {
             Some(n) => {
-                let clear = protected.get(..n).ok_or(E2eeError::FrameTooShort)?;
-                let sframe = protected.get(n..).ok_or(E2eeError::FrameTooShort)?;
+                let clear = protected.get(..n).ok_or(Error::FrameTooShort)?;
+                let sframe = protected.get(n..).ok_or(Error::FrameTooShort)?;
                 let s = &mut self.scratch;
                 let h = self.ring.open(now, clear, sframe, &mut s.plain)?;
                 out.extend_from_slice(clear);
@@ -372,7 +364,7 @@ impl FrameDecryptor {
         now: Instant,
         frame: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<Header, E2eeError> {
+    ) -> Result<Header, Error> {
         let s = &mut self.scratch;
         codec::h264_pieces(frame, &mut s.pieces)?;
         s.metadata.clear();
@@ -383,9 +375,9 @@ impl FrameDecryptor {
                 Piece::Clear(a, b) => s.metadata.extend_from_slice(slice(frame, a, b)?),
                 Piece::Protected(a, b) => {
                     let seg = slice(frame, a, b)?;
-                    let (trailer, escaped) = seg.split_last().ok_or(E2eeError::MalformedH264)?;
+                    let (trailer, escaped) = seg.split_last().ok_or(Error::MalformedH264)?;
                     if *trailer != codec::H264_TRAILER {
-                        return Err(E2eeError::MalformedH264);
+                        return Err(Error::MalformedH264);
                     }
                     let before = s.body.len();
                     codec::unescape_into(escaped, &mut s.body);
@@ -394,7 +386,7 @@ impl FrameDecryptor {
             }
         }
         if s.seg_lens.is_empty() {
-            return Err(E2eeError::NothingToEncrypt);
+            return Err(Error::NothingToEncrypt);
         }
         let h = self.ring.open(now, &s.metadata, &s.body, &mut s.plain)?;
         payload_lengths(&mut s.seg_lens, h, s.plain.len())?;
@@ -403,7 +395,7 @@ impl FrameDecryptor {
             match *p {
                 Piece::Clear(a, b) => out.extend_from_slice(slice(frame, a, b)?),
                 Piece::Protected(..) => {
-                    let len = *s.seg_lens.get(k).ok_or(E2eeError::MalformedH264)?;
+                    let len = *s.seg_lens.get(k).ok_or(Error::MalformedH264)?;
                     out.extend_from_slice(slice(&s.plain, pos, pos + len)?);
                     pos += len;
                     k += 1;
@@ -418,7 +410,7 @@ impl FrameDecryptor {
         now: Instant,
         frame: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<Header, E2eeError> {
+    ) -> Result<Header, Error> {
         let s = &mut self.scratch;
         parse_obus(frame, &mut self.obus)?;
         s.metadata.clear();
@@ -436,7 +428,7 @@ impl FrameDecryptor {
             }
         }
         if s.seg_lens.is_empty() {
-            return Err(E2eeError::NothingToEncrypt);
+            return Err(Error::NothingToEncrypt);
         }
         let h = self.ring.open(now, &s.metadata, &s.body, &mut s.plain)?;
         payload_lengths(&mut s.seg_lens, h, s.plain.len())?;
@@ -446,21 +438,17 @@ impl FrameDecryptor {
 }
 
 /// Turns protected segment lengths back into plaintext payload lengths.
-fn payload_lengths(segs: &mut [usize], h: Header, plain_len: usize) -> Result<(), E2eeError> {
+fn payload_lengths(segs: &mut [usize], h: Header, plain_len: usize) -> Result<(), Error> {
     let hlen = h.len();
     let total: usize = segs.iter().sum();
     let tag = total
         .checked_sub(hlen + plain_len)
-        .ok_or(E2eeError::CiphertextTruncated)?;
+        .ok_or(Error::CiphertextTruncated)?;
     if let Some(first) = segs.first_mut() {
-        *first = first
-            .checked_sub(hlen)
-            .ok_or(E2eeError::CiphertextTruncated)?;
+        *first = first.checked_sub(hlen).ok_or(Error::CiphertextTruncated)?;
     }
     if let Some(last) = segs.last_mut() {
-        *last = last
-            .checked_sub(tag)
-            .ok_or(E2eeError::CiphertextTruncated)?;
+        *last = last.checked_sub(tag).ok_or(Error::CiphertextTruncated)?;
     }
     Ok(())
 }
@@ -471,12 +459,12 @@ fn write_av1_plain(
     lens: &[usize],
     plain: &[u8],
     out: &mut Vec<u8>,
-) -> Result<(), E2eeError> {
+) -> Result<(), Error> {
     let (mut pos, mut k) = (0, 0);
     for o in obus {
         out.extend_from_slice(slice(frame, o.start, o.header_end)?);
         if o.protected {
-            let len = *lens.get(k).ok_or(E2eeError::MalformedAv1)?;
+            let len = *lens.get(k).ok_or(Error::MalformedAv1)?;
             if o.has_size {
                 codec::write_leb128(len as u64, out);
             }

@@ -40,4 +40,4 @@ pub mod safety;
 pub mod sframe;
 pub mod wire;
 
-pub use error::E2eeError;
+pub use error::Error;

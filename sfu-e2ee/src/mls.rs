@@ -16,7 +16,7 @@ use openmls::prelude::{
 use openmls_basic_credential::SignatureKeyPair;
 use openmls_rust_crypto::OpenMlsRustCrypto;
 
-use crate::E2eeError;
+use crate::Error;
 use crate::committer::{CommitOutcome, GroupKeying};
 use crate::safety::SafetyNumber;
 use crate::sframe::{CipherSuite, SframeKey};
@@ -75,8 +75,8 @@ pub struct EpochKeys {
     pub others: Vec<SframeKey>,
 }
 
-fn mls_err(e: impl std::fmt::Debug) -> E2eeError {
-    E2eeError::Mls(format!("{e:?}"))
+fn mls_err(e: impl std::fmt::Debug) -> Error {
+    Error::Mls(format!("{e:?}"))
 }
 
 fn client_of(identity: &[u8]) -> Option<ClientId> {
@@ -101,7 +101,7 @@ impl std::fmt::Debug for MlsKeying {
 
 impl MlsKeying {
     /// A client whose credential names `client`, with a fresh signature key.
-    pub fn new(client: ClientId) -> Result<Self, E2eeError> {
+    pub fn new(client: ClientId) -> Result<Self, Error> {
         let provider = OpenMlsRustCrypto::default();
         let signer = SignatureKeyPair::new(MLS_SUITE.signature_algorithm()).map_err(mls_err)?;
         signer.store(provider.storage()).map_err(mls_err)?;
@@ -121,15 +121,11 @@ impl MlsKeying {
     /// `MLS-Exporter("SFrame 1.0 Base Key", "", KDF.Nh)` expanded per sender
     /// with its leaf index (RFC 9605 §5.2). The exporter length is the hash
     /// length so the secret is a valid HKDF pseudorandom key.
-    pub fn epoch_keys(
-        &self,
-        suite: CipherSuite,
-        layout: KidLayout,
-    ) -> Result<EpochKeys, E2eeError> {
+    pub fn epoch_keys(&self, suite: CipherSuite, layout: KidLayout) -> Result<EpochKeys, Error> {
         let group = self
             .group
             .as_ref()
-            .ok_or(E2eeError::Mls("not in a group".into()))?;
+            .ok_or(Error::Mls("not in a group".into()))?;
         let epoch = group.epoch().as_u64();
         let secret = group
             .export_secret(
@@ -146,7 +142,7 @@ impl MlsKeying {
             let leaf = m.index.u32();
             let kid = layout
                 .kid(epoch, leaf)
-                .ok_or(E2eeError::Mls("leaf index exceeds KID layout".into()))?;
+                .ok_or(Error::Mls("leaf index exceeds KID layout".into()))?;
             let mut base = vec![0u8; suite.hash_len()];
             suite.hkdf_expand(&secret, &leaf.to_be_bytes(), &mut base)?;
             let key = SframeKey::derive(suite, kid, &base)?;
@@ -156,38 +152,36 @@ impl MlsKeying {
                 others.push(key);
             }
         }
-        let own = own.ok_or(E2eeError::Mls("own leaf missing".into()))?;
+        let own = own.ok_or(Error::Mls("own leaf missing".into()))?;
         Ok(EpochKeys { epoch, own, others })
     }
 
     /// The group, or an error when we hold none.
-    fn group(&self) -> Result<&MlsGroup, E2eeError> {
+    fn group(&self) -> Result<&MlsGroup, Error> {
         self.group
             .as_ref()
-            .ok_or(E2eeError::Mls("not in a group".into()))
+            .ok_or(Error::Mls("not in a group".into()))
     }
 
-    fn parse_key_package(&self, client: ClientId, bytes: &[u8]) -> Result<KeyPackage, E2eeError> {
+    fn parse_key_package(&self, client: ClientId, bytes: &[u8]) -> Result<KeyPackage, Error> {
         let kp = KeyPackageIn::tls_deserialize_exact_bytes(bytes)
-            .map_err(|_| E2eeError::KeyPackageRejected("not a key package"))?
+            .map_err(|_| Error::KeyPackageRejected("not a key package"))?
             .validate(self.provider.crypto(), ProtocolVersion::Mls10)
-            .map_err(|_| E2eeError::KeyPackageRejected("signature or lifetime invalid"))?;
+            .map_err(|_| Error::KeyPackageRejected("signature or lifetime invalid"))?;
         if kp.ciphersuite() != MLS_SUITE {
-            return Err(E2eeError::KeyPackageRejected("wrong cipher suite"));
+            return Err(Error::KeyPackageRejected("wrong cipher suite"));
         }
         let cred = BasicCredential::try_from(kp.leaf_node().credential().clone())
-            .map_err(|_| E2eeError::KeyPackageRejected("not a basic credential"))?;
+            .map_err(|_| Error::KeyPackageRejected("not a basic credential"))?;
         if client_of(cred.identity()) != Some(client) {
-            return Err(E2eeError::KeyPackageRejected(
-                "credential names another client",
-            ));
+            return Err(Error::KeyPackageRejected("credential names another client"));
         }
         Ok(kp)
     }
 }
 
 impl GroupKeying for MlsKeying {
-    fn key_package(&mut self) -> Result<Vec<u8>, E2eeError> {
+    fn key_package(&mut self) -> Result<Vec<u8>, Error> {
         let bundle = KeyPackage::builder()
             .build(
                 MLS_SUITE,
@@ -202,11 +196,11 @@ impl GroupKeying for MlsKeying {
             .map_err(mls_err)
     }
 
-    fn check_key_package(&self, client: ClientId, key_package: &[u8]) -> Result<(), E2eeError> {
+    fn check_key_package(&self, client: ClientId, key_package: &[u8]) -> Result<(), Error> {
         self.parse_key_package(client, key_package).map(|_| ())
     }
 
-    fn found(&mut self) -> Result<(), E2eeError> {
+    fn found(&mut self) -> Result<(), Error> {
         let config = MlsGroupCreateConfig::builder()
             .ciphersuite(MLS_SUITE)
             .use_ratchet_tree_extension(true)
@@ -248,7 +242,7 @@ impl GroupKeying for MlsKeying {
         &mut self,
         adds: &[(ClientId, &[u8])],
         removes: &[u32],
-    ) -> Result<(Vec<u8>, Option<Vec<u8>>), E2eeError> {
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), Error> {
         let kps = adds
             .iter()
             .map(|(c, kp)| self.parse_key_package(*c, kp))
@@ -258,7 +252,7 @@ impl GroupKeying for MlsKeying {
         let group = self
             .group
             .as_mut()
-            .ok_or(E2eeError::Mls("not in a group".into()))?;
+            .ok_or(Error::Mls("not in a group".into()))?;
         let bundle = group
             .commit_builder()
             .propose_adds(kps)
@@ -278,12 +272,12 @@ impl GroupKeying for MlsKeying {
         Ok((commit, welcome))
     }
 
-    fn merge_own_commit(&mut self) -> Result<(), E2eeError> {
+    fn merge_own_commit(&mut self) -> Result<(), Error> {
         let provider = &self.provider;
         let group = self
             .group
             .as_mut()
-            .ok_or(E2eeError::Mls("not in a group".into()))?;
+            .ok_or(Error::Mls("not in a group".into()))?;
         group.merge_pending_commit(provider).map_err(mls_err)
     }
 
@@ -295,20 +289,20 @@ impl GroupKeying for MlsKeying {
         }
     }
 
-    fn apply_commit(&mut self, commit: &[u8]) -> Result<CommitOutcome, E2eeError> {
-        let reject = |e: &dyn std::fmt::Debug| E2eeError::CommitRejected(format!("{e:?}"));
+    fn apply_commit(&mut self, commit: &[u8]) -> Result<CommitOutcome, Error> {
+        let reject = |e: &dyn std::fmt::Debug| Error::CommitRejected(format!("{e:?}"));
         let msg = MlsMessageIn::tls_deserialize_exact_bytes(commit).map_err(|e| reject(&e))?;
         let protocol = msg.try_into_protocol_message().map_err(|e| reject(&e))?;
         let provider = &self.provider;
         let group = self
             .group
             .as_mut()
-            .ok_or(E2eeError::Mls("not in a group".into()))?;
+            .ok_or(Error::Mls("not in a group".into()))?;
         let processed = group
             .process_message(provider, protocol)
             .map_err(|e| reject(&e))?;
         let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
-            return Err(E2eeError::CommitRejected("not a commit".into()));
+            return Err(Error::CommitRejected("not a commit".into()));
         };
         let removed = staged.self_removed();
         group
@@ -321,11 +315,11 @@ impl GroupKeying for MlsKeying {
         Ok(CommitOutcome::Applied)
     }
 
-    fn join(&mut self, welcome: &[u8]) -> Result<(), E2eeError> {
-        let reject = |e: &dyn std::fmt::Debug| E2eeError::WelcomeRejected(format!("{e:?}"));
+    fn join(&mut self, welcome: &[u8]) -> Result<(), Error> {
+        let reject = |e: &dyn std::fmt::Debug| Error::WelcomeRejected(format!("{e:?}"));
         let msg = MlsMessageIn::tls_deserialize_exact_bytes(welcome).map_err(|e| reject(&e))?;
         let MlsMessageBodyIn::Welcome(w) = msg.extract() else {
-            return Err(E2eeError::WelcomeRejected("not a welcome".into()));
+            return Err(Error::WelcomeRejected("not a welcome".into()));
         };
         let config = MlsGroupJoinConfig::builder()
             .use_ratchet_tree_extension(true)
@@ -349,7 +343,7 @@ impl GroupKeying for MlsKeying {
 impl MlsKeying {
     /// Raw MLS exporter output of the current epoch for `label` (empty
     /// context), for application secrets beyond SFrame.
-    pub fn export(&self, label: &str, len: usize) -> Result<Vec<u8>, E2eeError> {
+    pub fn export(&self, label: &str, len: usize) -> Result<Vec<u8>, Error> {
         let g = self.group()?;
         g.export_secret(self.provider.crypto(), label, &[], len)
             .map_err(mls_err)

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::E2eeError;
+use crate::Error;
 use crate::wire::{ClientId, GroupMessage};
 
 /// Sequencer for one call's broadcast channel.
@@ -35,17 +35,17 @@ impl CallRelay {
         &mut self,
         from: ClientId,
         msg: GroupMessage,
-    ) -> Result<(), E2eeError> {
+    ) -> Result<(), Error> {
         match &msg {
             GroupMessage::JoinRequest { client, .. } => {
                 if *client != from || self.roster.contains(&from) || self.joiners.contains(&from) {
-                    return Err(E2eeError::MalformedGroupMessage);
+                    return Err(Error::MalformedGroupMessage);
                 }
                 self.joiners.push_back(from);
             }
             GroupMessage::Welcome { .. } => {
                 if !self.roster.contains(&from) {
-                    return Err(E2eeError::MalformedGroupMessage);
+                    return Err(Error::MalformedGroupMessage);
                 }
             }
             GroupMessage::Commit {
@@ -55,7 +55,7 @@ impl CallRelay {
                 ..
             } => {
                 if !self.roster.contains(&from) {
-                    return Err(E2eeError::MalformedGroupMessage);
+                    return Err(Error::MalformedGroupMessage);
                 }
                 // Clients apply the first Commit of an epoch; so does the roster.
                 if *epoch == self.epoch {
@@ -75,7 +75,7 @@ impl CallRelay {
                 }
             }
             GroupMessage::Left { .. } | GroupMessage::Found { .. } => {
-                return Err(E2eeError::MalformedGroupMessage);
+                return Err(Error::MalformedGroupMessage);
             }
         }
         self.out.push_back(msg);

@@ -5,7 +5,7 @@
 //! `u32` length, lists a `u16` count. Every length is checked against the
 //! input and against [`MAX_MESSAGE_LEN`] before anything is allocated.
 
-use crate::E2eeError;
+use crate::Error;
 
 /// Largest message accepted from the broadcast channel (a Welcome for a big
 /// group is the largest message; 1 MiB leaves room for hundreds of members).
@@ -104,42 +104,39 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], E2eeError> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         if n > self.data.len() {
-            return Err(E2eeError::MalformedGroupMessage);
+            return Err(Error::MalformedGroupMessage);
         }
         let (a, b) = self.data.split_at(n);
         self.data = b;
         Ok(a)
     }
-    fn u8(&mut self) -> Result<u8, E2eeError> {
-        Ok(*self
-            .take(1)?
-            .first()
-            .ok_or(E2eeError::MalformedGroupMessage)?)
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(*self.take(1)?.first().ok_or(Error::MalformedGroupMessage)?)
     }
-    fn u64(&mut self) -> Result<u64, E2eeError> {
+    fn u64(&mut self) -> Result<u64, Error> {
         let b: [u8; 8] = self
             .take(8)?
             .try_into()
-            .map_err(|_| E2eeError::MalformedGroupMessage)?;
+            .map_err(|_| Error::MalformedGroupMessage)?;
         Ok(u64::from_be_bytes(b))
     }
-    fn bytes(&mut self) -> Result<Vec<u8>, E2eeError> {
+    fn bytes(&mut self) -> Result<Vec<u8>, Error> {
         let b: [u8; 4] = self
             .take(4)?
             .try_into()
-            .map_err(|_| E2eeError::MalformedGroupMessage)?;
+            .map_err(|_| Error::MalformedGroupMessage)?;
         Ok(self.take(u32::from_be_bytes(b) as usize)?.to_vec())
     }
-    fn ids(&mut self) -> Result<Vec<ClientId>, E2eeError> {
+    fn ids(&mut self) -> Result<Vec<ClientId>, Error> {
         let b: [u8; 2] = self
             .take(2)?
             .try_into()
-            .map_err(|_| E2eeError::MalformedGroupMessage)?;
+            .map_err(|_| Error::MalformedGroupMessage)?;
         let n = usize::from(u16::from_be_bytes(b));
         if n > MAX_LISTED_CLIENTS || n * 8 > self.data.len() {
-            return Err(E2eeError::MalformedGroupMessage);
+            return Err(Error::MalformedGroupMessage);
         }
         (0..n).map(|_| self.u64().map(ClientId)).collect()
     }
@@ -198,9 +195,9 @@ impl GroupMessage {
     }
 
     /// Parses one message; trailing bytes are an error.
-    pub fn decode(data: &[u8]) -> Result<Self, E2eeError> {
+    pub fn decode(data: &[u8]) -> Result<Self, Error> {
         if data.len() > MAX_MESSAGE_LEN {
-            return Err(E2eeError::MalformedGroupMessage);
+            return Err(Error::MalformedGroupMessage);
         }
         let mut r = Reader { data };
         let msg = match r.u8()? {
@@ -218,7 +215,7 @@ impl GroupMessage {
                 let c: [u8; 16] = r
                     .take(16)?
                     .try_into()
-                    .map_err(|_| E2eeError::MalformedGroupMessage)?;
+                    .map_err(|_| Error::MalformedGroupMessage)?;
                 Self::Welcome {
                     commit: CommitRef(c),
                     joiners: r.ids()?,
@@ -231,10 +228,10 @@ impl GroupMessage {
                 removed: r.ids()?,
                 commit: r.bytes()?,
             },
-            _ => return Err(E2eeError::MalformedGroupMessage),
+            _ => return Err(Error::MalformedGroupMessage),
         };
         if !r.data.is_empty() {
-            return Err(E2eeError::MalformedGroupMessage);
+            return Err(Error::MalformedGroupMessage);
         }
         Ok(msg)
     }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use sfu_e2ee::E2eeError;
+use sfu_e2ee::Error;
 use sfu_e2ee::codec::{Codec, vp8_is_keyframe};
 use sfu_e2ee::frame::{DEFAULT_GRACE, FrameDecryptor, FrameEncryptor};
 use sfu_e2ee::sframe::{CipherSuite, SframeKey};
@@ -80,11 +80,11 @@ fn vp8_keyframe_shorter_than_its_clear_bytes_is_refused() {
     let mut out = Vec::new();
     assert_eq!(
         enc.encrypt(Codec::Vp8, &[0x50, 1, 2], &mut out),
-        Err(E2eeError::FrameTooShort)
+        Err(Error::FrameTooShort)
     );
     assert_eq!(
         enc.encrypt(Codec::Vp8, &[], &mut out),
-        Err(E2eeError::FrameTooShort)
+        Err(Error::FrameTooShort)
     );
 }
 
@@ -175,11 +175,11 @@ fn h264_frame_without_slices_is_refused() {
     let sps_only = [0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f];
     assert_eq!(
         enc.encrypt(Codec::H264, &sps_only, &mut out),
-        Err(E2eeError::NothingToEncrypt)
+        Err(Error::NothingToEncrypt)
     );
     assert_eq!(
         enc.encrypt(Codec::H264, &[0x65, 1, 2], &mut out),
-        Err(E2eeError::MalformedH264)
+        Err(Error::MalformedH264)
     );
 }
 
@@ -218,7 +218,7 @@ fn av1_last_obu_without_size_field_roundtrips() {
     let mut out = Vec::new();
     assert_eq!(
         enc.encrypt(Codec::Av1, &[0x32, 0x05, 1], &mut out),
-        Err(E2eeError::MalformedAv1)
+        Err(Error::MalformedAv1)
     );
 }
 

@@ -4,7 +4,7 @@
 mod model;
 
 use model::ModelKeying;
-use sfu_e2ee::E2eeError;
+use sfu_e2ee::Error;
 use sfu_e2ee::committer::{CallEvent, CallMember, Phase};
 use sfu_e2ee::wire::{ClientId, CommitRef, GroupMessage};
 
@@ -34,14 +34,14 @@ fn garbage_and_truncations_are_rejected() {
         for cut in 0..bytes.len() {
             assert_eq!(
                 GroupMessage::decode(&bytes[..cut]),
-                Err(E2eeError::MalformedGroupMessage)
+                Err(Error::MalformedGroupMessage)
             );
         }
         let mut long = bytes.clone();
         long.push(0);
         assert_eq!(
             GroupMessage::decode(&long),
-            Err(E2eeError::MalformedGroupMessage)
+            Err(Error::MalformedGroupMessage)
         );
     }
     // A list count far larger than the message must not allocate or panic.
@@ -81,6 +81,6 @@ fn join_request_with_a_forged_credential_is_not_tracked() {
     assert_eq!(m.pending_adds().count(), 0);
     assert!(matches!(
         m.poll_event(),
-        Some(CallEvent::Rejected(E2eeError::KeyPackageRejected(_)))
+        Some(CallEvent::Rejected(Error::KeyPackageRejected(_)))
     ));
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use sfu_e2ee::E2eeError;
+use sfu_e2ee::Error;
 use sfu_e2ee::codec::Codec;
 use sfu_e2ee::frame::{FrameDecryptor, FrameEncryptor};
 use sfu_e2ee::sframe::{CipherSuite, SframeKey};
@@ -41,13 +41,13 @@ fn previous_epoch_frames_decrypt_until_the_grace_period_ends() {
         .unwrap();
     assert_eq!(
         dec.decrypt(t1 + grace, Codec::Opus, &in_flight, &mut out),
-        Err(E2eeError::KeyExpired(0x11))
+        Err(Error::KeyExpired(0x11))
     );
     dec.keys().handle_timeout(t1 + grace);
     assert_eq!(dec.keys().len(), 1);
     assert_eq!(
         dec.decrypt(t1 + grace, Codec::Opus, &in_flight, &mut out),
-        Err(E2eeError::UnknownKeyId(0x11))
+        Err(Error::UnknownKeyId(0x11))
     );
 }
 
@@ -65,7 +65,7 @@ fn only_one_previous_epoch_is_kept() {
     enc.encrypt(Codec::Opus, b"x", &mut p).unwrap();
     assert_eq!(
         dec.decrypt(t0, Codec::Opus, &p, &mut out),
-        Err(E2eeError::UnknownKeyId(1))
+        Err(Error::UnknownKeyId(1))
     );
 }
 
@@ -88,7 +88,7 @@ fn replayed_frame_is_refused_and_reordered_frame_is_accepted() {
     dec.decrypt(t0, Codec::Opus, &frames[0], &mut out).unwrap();
     assert_eq!(
         dec.decrypt(t0, Codec::Opus, &frames[0], &mut out),
-        Err(E2eeError::Replayed { kid: 5, ctr: 0 })
+        Err(Error::Replayed { kid: 5, ctr: 0 })
     );
     dec.decrypt(t0, Codec::Opus, &frames[1], &mut out).unwrap();
     assert_eq!(out, [1; 20]);

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::NackError;
+use crate::Error;
 use crate::seq::SeqUnwrapper;
 
 /// Largest cache, in packets: half the 16-bit sequence space, beyond which a
@@ -14,6 +14,7 @@ pub const MAX_CACHE_PACKETS: usize = 1 << 15;
 /// The defaults hold one second of 4 Mbit/s video in ~1200-byte packets
 /// (about 420 packets/s), rounded up to a power of two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CacheConfig {
     /// Most packets held; rounded up to a power of two, at most
     /// [`MAX_CACHE_PACKETS`].
@@ -29,6 +30,22 @@ impl Default for CacheConfig {
             max_packets: 512,
             max_age: Duration::from_secs(1),
         }
+    }
+}
+
+// Fields stay public for reading; new ones may be added, so users start
+// from `default()` and chain these setters instead of writing literals.
+impl CacheConfig {
+    /// Sets [`CacheConfig::max_packets`].
+    pub fn with_max_packets(mut self, max_packets: usize) -> Self {
+        self.max_packets = max_packets;
+        self
+    }
+
+    /// Sets [`CacheConfig::max_age`].
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
     }
 }
 
@@ -81,9 +98,9 @@ pub struct RetransmitCache<P> {
 
 impl<P> RetransmitCache<P> {
     /// An empty cache with its ring allocated.
-    pub fn new(config: CacheConfig) -> Result<Self, NackError> {
+    pub fn new(config: CacheConfig) -> Result<Self, Error> {
         if config.max_packets == 0 || config.max_packets > MAX_CACHE_PACKETS {
-            return Err(NackError::CacheCapacityOutOfRange {
+            return Err(Error::CacheCapacityOutOfRange {
                 requested: config.max_packets,
             });
         }

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::seq::{SeqUnwrapper, extend_near};
-use crate::{DetectorStats, NackError, NackPair};
+use crate::{DetectorStats, Error, NackPair};
 
 /// Most sequence numbers a [`LossDetector`] can track as missing, and the
 /// span of its record of received packets: half the 16-bit space.
@@ -12,6 +12,7 @@ pub const MAX_TRACKED: usize = 1 << 15;
 
 /// Timing and bounds of a [`LossDetector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DetectorConfig {
     /// How long a gap may stay open before its first NACK: packets that
     /// arrive this late are taken as reordered, not lost. Zero NACKs on the
@@ -42,6 +43,46 @@ impl Default for DetectorConfig {
             give_up_after: Duration::from_secs(1),
             max_missing: 512,
         }
+    }
+}
+
+// Fields stay public for reading; new ones may be added, so users start
+// from `default()` and chain these setters instead of writing literals.
+impl DetectorConfig {
+    /// Sets [`DetectorConfig::reorder_delay`].
+    pub fn with_reorder_delay(mut self, reorder_delay: Duration) -> Self {
+        self.reorder_delay = reorder_delay;
+        self
+    }
+
+    /// Sets [`DetectorConfig::initial_rtt`].
+    pub fn with_initial_rtt(mut self, initial_rtt: Duration) -> Self {
+        self.initial_rtt = initial_rtt;
+        self
+    }
+
+    /// Sets [`DetectorConfig::min_retry_interval`].
+    pub fn with_min_retry_interval(mut self, min_retry_interval: Duration) -> Self {
+        self.min_retry_interval = min_retry_interval;
+        self
+    }
+
+    /// Sets [`DetectorConfig::max_nacks_per_packet`].
+    pub fn with_max_nacks_per_packet(mut self, max_nacks_per_packet: u32) -> Self {
+        self.max_nacks_per_packet = max_nacks_per_packet;
+        self
+    }
+
+    /// Sets [`DetectorConfig::give_up_after`].
+    pub fn with_give_up_after(mut self, give_up_after: Duration) -> Self {
+        self.give_up_after = give_up_after;
+        self
+    }
+
+    /// Sets [`DetectorConfig::max_missing`].
+    pub fn with_max_missing(mut self, max_missing: usize) -> Self {
+        self.max_missing = max_missing;
+        self
     }
 }
 
@@ -132,9 +173,9 @@ pub struct LossDetector {
 
 impl LossDetector {
     /// A detector for a stream that has not started yet.
-    pub fn new(config: DetectorConfig) -> Result<Self, NackError> {
+    pub fn new(config: DetectorConfig) -> Result<Self, Error> {
         if config.max_missing == 0 || config.max_missing > MAX_TRACKED {
-            return Err(NackError::MissingSetOutOfRange {
+            return Err(Error::MissingSetOutOfRange {
                 requested: config.max_missing,
             });
         }

@@ -2,7 +2,8 @@
 
 /// What went wrong, in protocol terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum NackError {
+#[non_exhaustive]
+pub enum Error {
     /// An RTX payload (RFC 4588 §4) is shorter than the 2-byte original
     /// sequence number it must start with.
     #[error("RTX payload of {len} bytes is shorter than its 2-byte original sequence number")]

@@ -51,7 +51,7 @@ mod stats;
 
 pub use cache::{CacheConfig, CacheInsert, MAX_CACHE_PACKETS, RetransmitCache};
 pub use detector::{Arrival, DetectorConfig, LossDetector, MAX_TRACKED, RepairRequest};
-pub use error::NackError;
+pub use error::Error;
 pub use pair::{NackPacker, NackPair, pack_nacks, unpack_nacks};
 pub use responder::{NackAnswer, Responder, ResponderConfig, ResponderOutput};
 pub use rtx::{

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use crate::cache::{CacheConfig, CacheInsert, RetransmitCache};
 use crate::seq::extend_near;
-use crate::{NackError, ResponderStats};
+use crate::{Error, ResponderStats};
 
 /// Bounds of a [`Responder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResponderConfig {
     /// The track's retransmission cache.
     pub cache: CacheConfig,
@@ -30,6 +31,34 @@ impl Default for ResponderConfig {
             max_waiters_per_packet: 1024,
             max_queued_outputs: 4096,
         }
+    }
+}
+
+// Fields stay public for reading; new ones may be added, so users start
+// from `default()` and chain these setters instead of writing literals.
+impl ResponderConfig {
+    /// Sets [`ResponderConfig::cache`].
+    pub fn with_cache(mut self, cache: CacheConfig) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Sets [`ResponderConfig::waiter_timeout`].
+    pub fn with_waiter_timeout(mut self, waiter_timeout: Duration) -> Self {
+        self.waiter_timeout = waiter_timeout;
+        self
+    }
+
+    /// Sets [`ResponderConfig::max_waiters_per_packet`].
+    pub fn with_max_waiters_per_packet(mut self, max_waiters_per_packet: usize) -> Self {
+        self.max_waiters_per_packet = max_waiters_per_packet;
+        self
+    }
+
+    /// Sets [`ResponderConfig::max_queued_outputs`].
+    pub fn with_max_queued_outputs(mut self, max_queued_outputs: usize) -> Self {
+        self.max_queued_outputs = max_queued_outputs;
+        self
     }
 }
 
@@ -122,7 +151,7 @@ pub struct Responder<S, P> {
 
 impl<S: Copy + Eq, P: Clone> Responder<S, P> {
     /// A responder with an empty cache, its rings allocated.
-    pub fn new(config: ResponderConfig) -> Result<Self, NackError> {
+    pub fn new(config: ResponderConfig) -> Result<Self, Error> {
         let cache = RetransmitCache::new(config.cache)?;
         let capacity = cache.capacity();
         Ok(Self {

@@ -7,7 +7,7 @@
 
 use bytes::{BufMut, Bytes};
 
-use crate::NackError;
+use crate::Error;
 
 /// Bytes an RTX payload adds in front of the original payload.
 pub const RTX_OSN_LEN: usize = 2;
@@ -17,17 +17,17 @@ pub const RTX_OSN_LEN: usize = 2;
 ///
 /// An RTX packet whose payload is empty after padding removal is a padding
 /// probe, not a repair; it fails here with
-/// [`NackError::RtxPayloadTooShort`], as does any payload under 2 bytes.
-pub fn split_rtx_payload(payload: &Bytes) -> Result<(u16, Bytes), NackError> {
+/// [`Error::RtxPayloadTooShort`], as does any payload under 2 bytes.
+pub fn split_rtx_payload(payload: &Bytes) -> Result<(u16, Bytes), Error> {
     let (osn, _) = parse_rtx_payload(payload)?;
     Ok((osn, payload.slice(RTX_OSN_LEN..)))
 }
 
 /// Borrowing form of [`split_rtx_payload`].
-pub fn parse_rtx_payload(payload: &[u8]) -> Result<(u16, &[u8]), NackError> {
+pub fn parse_rtx_payload(payload: &[u8]) -> Result<(u16, &[u8]), Error> {
     match payload.split_first_chunk::<RTX_OSN_LEN>() {
         Some((osn, rest)) => Ok((u16::from_be_bytes(*osn), rest)),
-        None => Err(NackError::RtxPayloadTooShort { len: payload.len() }),
+        None => Err(Error::RtxPayloadTooShort { len: payload.len() }),
     }
 }
 
@@ -44,11 +44,11 @@ pub fn write_rtx_payload<B: BufMut + ?Sized>(
     osn: u16,
     original: &[u8],
     out: &mut B,
-) -> Result<usize, NackError> {
+) -> Result<usize, Error> {
     let needed = rtx_payload_len(original.len());
     let available = out.remaining_mut();
     if available < needed {
-        return Err(NackError::RtxBufferTooSmall { needed, available });
+        return Err(Error::RtxBufferTooSmall { needed, available });
     }
     out.put_u16(osn);
     out.put_slice(original);

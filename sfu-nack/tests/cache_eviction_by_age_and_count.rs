@@ -7,15 +7,16 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sfu_nack::{CacheConfig, CacheInsert, NackError, RetransmitCache};
+use sfu_nack::{CacheConfig, CacheInsert, Error, RetransmitCache};
 
 const MS: Duration = Duration::from_millis(1);
 
 fn cache(max_packets: usize, max_age: Duration) -> RetransmitCache<Bytes> {
-    RetransmitCache::new(CacheConfig {
-        max_packets,
-        max_age,
-    })
+    RetransmitCache::new(
+        CacheConfig::default()
+            .with_max_packets(max_packets)
+            .with_max_age(max_age),
+    )
     .unwrap()
 }
 
@@ -106,19 +107,13 @@ fn late_packets_inside_the_window_are_stored() {
 
 #[test]
 fn capacity_is_validated() {
-    let zero = RetransmitCache::<Bytes>::new(CacheConfig {
-        max_packets: 0,
-        ..CacheConfig::default()
-    });
+    let zero = RetransmitCache::<Bytes>::new(CacheConfig::default().with_max_packets(0));
     assert_eq!(
         zero.err(),
-        Some(NackError::CacheCapacityOutOfRange { requested: 0 })
+        Some(Error::CacheCapacityOutOfRange { requested: 0 })
     );
-    let rounded = RetransmitCache::<Bytes>::new(CacheConfig {
-        max_packets: 417,
-        ..CacheConfig::default()
-    })
-    .unwrap();
+    let rounded =
+        RetransmitCache::<Bytes>::new(CacheConfig::default().with_max_packets(417)).unwrap();
     assert_eq!(rounded.capacity(), 512);
     // The default holds one second of 4 Mbit/s video in 1200-byte packets.
     assert!(CacheConfig::default().max_packets * 1200 * 8 >= 4_000_000);

@@ -77,10 +77,7 @@ fn upstream_request_folds_into_the_detectors_own_nack() {
     // The node's own detector already saw the gap; the subscribers' request
     // brings its first NACK forward and adds none.
     let t0 = Instant::now();
-    let config = DetectorConfig {
-        reorder_delay: 20 * MS,
-        ..DetectorConfig::default()
-    };
+    let config = DetectorConfig::default().with_reorder_delay(20 * MS);
     let mut detector = LossDetector::new(config).unwrap();
     let mut responder: Responder<u32, Bytes> = Responder::new(ResponderConfig::default()).unwrap();
     for seq in [1u16, 3] {
@@ -114,10 +111,7 @@ fn upstream_request_folds_into_the_detectors_own_nack() {
 #[test]
 fn waiting_requests_expire_and_can_be_made_again() {
     let t0 = Instant::now();
-    let config = ResponderConfig {
-        waiter_timeout: 300 * MS,
-        ..ResponderConfig::default()
-    };
+    let config = ResponderConfig::default().with_waiter_timeout(300 * MS);
     let mut responder: Responder<u32, Bytes> = Responder::new(config).unwrap();
     responder.handle_packet(t0, 1, Bytes::new(), 0);
     responder.handle_packet(t0, 3, Bytes::new(), 0);

@@ -42,10 +42,7 @@ fn run(seed: u64) {
     let loss = 0.02 + rng.below(20) as f64 / 100.0;
     let jitter_us = 1 + rng.below(15_000);
     let one_way = Duration::from_millis(5 + rng.below(50));
-    let config = DetectorConfig {
-        reorder_delay: Duration::from_millis(rng.below(12)),
-        ..DetectorConfig::default()
-    };
+    let config = DetectorConfig::default().with_reorder_delay(Duration::from_millis(rng.below(12)));
     let mut detector = LossDetector::new(config).unwrap();
     detector.set_rtt(one_way * 2);
 

@@ -11,13 +11,11 @@ use sfu_nack::{Arrival, DetectorConfig, LossDetector};
 const MS: Duration = Duration::from_millis(1);
 
 fn config() -> DetectorConfig {
-    DetectorConfig {
-        reorder_delay: Duration::ZERO,
-        min_retry_interval: MS,
-        give_up_after: 200 * MS,
-        max_nacks_per_packet: 100,
-        ..DetectorConfig::default()
-    }
+    DetectorConfig::default()
+        .with_reorder_delay(Duration::ZERO)
+        .with_min_retry_interval(MS)
+        .with_give_up_after(200 * MS)
+        .with_max_nacks_per_packet(100)
 }
 
 #[test]
@@ -53,10 +51,7 @@ fn missing_packet_is_given_up_at_its_deadline() {
 #[test]
 fn nack_budget_stops_retries_before_the_deadline() {
     let t0 = Instant::now();
-    let config = DetectorConfig {
-        max_nacks_per_packet: 2,
-        ..config()
-    };
+    let config = config().with_max_nacks_per_packet(2);
     let mut detector = LossDetector::new(config).unwrap();
     detector.set_rtt(8 * MS);
     detector.handle_packet(t0, 1);
@@ -77,10 +72,7 @@ fn nack_budget_stops_retries_before_the_deadline() {
 #[test]
 fn an_overfull_missing_set_gives_up_its_oldest() {
     let t0 = Instant::now();
-    let config = DetectorConfig {
-        max_missing: 8,
-        ..config()
-    };
+    let config = config().with_max_missing(8);
     let mut detector = LossDetector::new(config).unwrap();
     detector.handle_packet(t0, 0);
     detector.handle_packet(t0, 6); // 1..=5 missing

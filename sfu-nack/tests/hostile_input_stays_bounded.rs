@@ -7,17 +7,14 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sfu_nack::{DetectorConfig, LossDetector, NackAnswer, NackError, Responder, ResponderConfig};
+use sfu_nack::{DetectorConfig, Error, LossDetector, NackAnswer, Responder, ResponderConfig};
 
 const MS: Duration = Duration::from_millis(1);
 
 #[test]
 fn nack_flood_is_bounded_by_the_output_queue() {
     let t0 = Instant::now();
-    let config = ResponderConfig {
-        max_queued_outputs: 100,
-        ..ResponderConfig::default()
-    };
+    let config = ResponderConfig::default().with_max_queued_outputs(100);
     let mut responder: Responder<u32, Bytes> = Responder::new(config).unwrap();
     for seq in 0..512u16 {
         responder.handle_packet(t0, seq, Bytes::from_static(b"p"), 1);
@@ -38,10 +35,7 @@ fn nack_flood_is_bounded_by_the_output_queue() {
 #[test]
 fn waiters_per_packet_are_bounded() {
     let t0 = Instant::now();
-    let config = ResponderConfig {
-        max_waiters_per_packet: 3,
-        ..ResponderConfig::default()
-    };
+    let config = ResponderConfig::default().with_max_waiters_per_packet(3);
     let mut responder: Responder<u32, Bytes> = Responder::new(config).unwrap();
     responder.handle_packet(t0, 1, Bytes::new(), 0);
     responder.handle_packet(t0, 3, Bytes::new(), 0);
@@ -75,13 +69,6 @@ fn alternating_jumps_keep_the_missing_set_bounded() {
 
 #[test]
 fn detector_bound_is_validated() {
-    let err = LossDetector::new(DetectorConfig {
-        max_missing: 40_000,
-        ..DetectorConfig::default()
-    })
-    .err();
-    assert_eq!(
-        err,
-        Some(NackError::MissingSetOutOfRange { requested: 40_000 })
-    );
+    let err = LossDetector::new(DetectorConfig::default().with_max_missing(40_000)).err();
+    assert_eq!(err, Some(Error::MissingSetOutOfRange { requested: 40_000 }));
 }

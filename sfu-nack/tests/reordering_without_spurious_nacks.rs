@@ -13,10 +13,7 @@ const MS: Duration = Duration::from_millis(1);
 #[test]
 fn swapped_neighbours_are_not_nacked() {
     let t0 = Instant::now();
-    let config = DetectorConfig {
-        reorder_delay: 10 * MS,
-        ..DetectorConfig::default()
-    };
+    let config = DetectorConfig::default().with_reorder_delay(10 * MS);
     let mut detector = LossDetector::new(config).unwrap();
     // Pairs swapped, each late one arriving 2 ms after its successor.
     let order = [0u16, 2, 1, 4, 3, 6, 5, 8, 7, 9];
@@ -53,10 +50,7 @@ fn reordered_packet_reports_filled_without_nack() {
 #[test]
 fn nack_waits_for_the_reorder_delay() {
     let t0 = Instant::now();
-    let config = DetectorConfig {
-        reorder_delay: 8 * MS,
-        ..DetectorConfig::default()
-    };
+    let config = DetectorConfig::default().with_reorder_delay(8 * MS);
     let mut detector = LossDetector::new(config).unwrap();
     detector.handle_packet(t0, 1);
     detector.handle_packet(t0, 3);

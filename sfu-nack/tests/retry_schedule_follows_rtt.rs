@@ -13,11 +13,9 @@ const MS: Duration = Duration::from_millis(1);
 /// Times (since the gap) at which packet 2 is NACKed, over `span`.
 fn nack_times(rtt: Duration, span: Duration) -> Vec<Duration> {
     let t0 = Instant::now();
-    let config = DetectorConfig {
-        reorder_delay: 5 * MS,
-        max_nacks_per_packet: 4,
-        ..DetectorConfig::default()
-    };
+    let config = DetectorConfig::default()
+        .with_reorder_delay(5 * MS)
+        .with_max_nacks_per_packet(4);
     let mut detector = LossDetector::new(config).unwrap();
     detector.set_rtt(rtt);
     detector.handle_packet(t0, 1);
@@ -61,10 +59,7 @@ fn retry_interval_has_a_floor() {
 #[test]
 fn rtt_changes_apply_to_the_next_retry() {
     let t0 = Instant::now();
-    let config = DetectorConfig {
-        reorder_delay: Duration::ZERO,
-        ..DetectorConfig::default()
-    };
+    let config = DetectorConfig::default().with_reorder_delay(Duration::ZERO);
     let mut detector = LossDetector::new(config).unwrap();
     assert_eq!(detector.rtt(), config.initial_rtt);
     detector.handle_packet(t0, 1);

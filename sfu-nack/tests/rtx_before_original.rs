@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use sfu_nack::{
-    Arrival, DetectorConfig, LossDetector, NackError, parse_rtx_payload, split_rtx_payload,
+    Arrival, DetectorConfig, Error, LossDetector, parse_rtx_payload, split_rtx_payload,
     write_rtx_payload,
 };
 
@@ -65,14 +65,14 @@ fn rtx_ahead_of_the_stream_counts_as_received() {
 fn rtx_payload_errors_are_typed() {
     assert_eq!(
         parse_rtx_payload(&[0x12]),
-        Err(NackError::RtxPayloadTooShort { len: 1 })
+        Err(Error::RtxPayloadTooShort { len: 1 })
     );
     assert_eq!(parse_rtx_payload(&[0x12, 0x34]), Ok((0x1234, &[][..])));
     let mut small = [0u8; 4];
     let mut out = &mut small[..];
     assert_eq!(
         write_rtx_payload(1, b"abc", &mut out),
-        Err(NackError::RtxBufferTooSmall {
+        Err(Error::RtxBufferTooSmall {
             needed: 5,
             available: 4
         })

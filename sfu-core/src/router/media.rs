@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Event, Output, Router};
+use super::{Output, Router, RouterEvent};
 use crate::error::Error;
 use crate::keyframe::starts_keyframe;
 use crate::outbound::{OutboundExtensions, OutboundRtp};
@@ -233,7 +233,7 @@ impl<R: LossRecovery> Router<R> {
             sub.rewriter
                 .switch(layer, ctx.ext_seq, ctx.packet.timestamp, out_ts);
             sub.switches += 1;
-            self.events.push_back(Event::LayerSwitched {
+            self.events.push_back(RouterEvent::LayerSwitched {
                 subscriber: sub.subscriber,
                 subscription: id,
                 from: current,

@@ -55,7 +55,8 @@ pub enum EndReason {
 
 /// Something the application may act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+#[non_exhaustive]
+pub enum RouterEvent {
     /// A session published a track.
     TrackPublished {
         /// The publisher.
@@ -188,7 +189,7 @@ pub struct Router<R: LossRecovery = ForwardNacks> {
     recovery: R,
     actions: RecoveryActions,
     outputs: VecDeque<Output>,
-    events: VecDeque<Event>,
+    events: VecDeque<RouterEvent>,
     stats: RouterStats,
     next_session: u64,
     next_track: u32,
@@ -311,7 +312,7 @@ impl<R: LossRecovery> Router<R> {
     }
 
     /// Closes a session: its tracks end (every subscriber gets
-    /// [`Event::SubscriptionEnded`]), its pulls end, and so do pulls still
+    /// [`RouterEvent::SubscriptionEnded`]), its pulls end, and so do pulls still
     /// waiting for its tracks.
     pub fn close_session(&mut self, now: Instant, session: SessionId) -> Result<(), Error> {
         let s = self
@@ -404,7 +405,7 @@ impl<R: LossRecovery> Router<R> {
         s.tracks.insert(name.clone(), id);
         self.tracks.insert(id, Track::new(session, config));
         self.touch(now);
-        self.events.push_back(Event::TrackPublished {
+        self.events.push_back(RouterEvent::TrackPublished {
             session,
             name: name.clone(),
         });
@@ -415,7 +416,7 @@ impl<R: LossRecovery> Router<R> {
     }
 
     /// Closes a published track; every subscriber gets
-    /// [`Event::SubscriptionEnded`].
+    /// [`RouterEvent::SubscriptionEnded`].
     pub fn close_track(
         &mut self,
         now: Instant,
@@ -594,7 +595,7 @@ impl<R: LossRecovery> Router<R> {
     }
 
     /// Next event, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<RouterEvent> {
         self.events.pop_front()
     }
 
@@ -657,7 +658,7 @@ impl<R: LossRecovery> Router<R> {
         // A single-layer track's policy may be the remembered-hint Simulcast:
         // it picks the highest (only) layer, which is right.
         track.subscribers.push(subscription);
-        self.events.push_back(Event::SubscriptionActive {
+        self.events.push_back(RouterEvent::SubscriptionActive {
             subscriber: sub.subscriber,
             subscription,
         });
@@ -691,7 +692,7 @@ impl<R: LossRecovery> Router<R> {
             s.out_ssrcs.retain(|_, p| *p != subscription);
         }
         self.recovery.on_subscription_closed(subscription);
-        self.events.push_back(Event::SubscriptionEnded {
+        self.events.push_back(RouterEvent::SubscriptionEnded {
             subscriber: sub.subscriber,
             subscription,
             reason,

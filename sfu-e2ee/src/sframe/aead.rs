@@ -9,7 +9,7 @@ use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::CipherSuite;
-use crate::E2eeError;
+use crate::Error;
 
 /// AEAD nonce length for every suite (`AEAD.Nn`).
 pub const NONCE_LEN: usize = 12;
@@ -51,15 +51,15 @@ type Ctr32<C> = ctr::Ctr32BE<C>;
 impl AeadKey {
     /// Expands `key` (`AEAD.Nk` bytes; for the CTR suites the encryption key
     /// followed by the HMAC key, RFC 9605 §4.5.1).
-    pub fn new(suite: CipherSuite, key: &[u8]) -> Result<Self, E2eeError> {
+    pub fn new(suite: CipherSuite, key: &[u8]) -> Result<Self, Error> {
         let expected = suite.key_len();
         if key.len() != expected {
-            return Err(E2eeError::KeyLength {
+            return Err(Error::KeyLength {
                 expected,
                 got: key.len(),
             });
         }
-        let bad = |_| E2eeError::KeyLength {
+        let bad = |_| Error::KeyLength {
             expected,
             got: key.len(),
         };
@@ -77,7 +77,7 @@ impl AeadKey {
                 Inner::Ctr128 {
                     enc: Box::new(aes::Aes128::new_from_slice(enc).map_err(bad)?),
                     auth: Box::new(<Hmac<Sha256> as KeyInit>::new_from_slice(auth).map_err(
-                        |_| E2eeError::KeyLength {
+                        |_| Error::KeyLength {
                             expected,
                             got: key.len(),
                         },
@@ -91,7 +91,7 @@ impl AeadKey {
                 Inner::Ctr256 {
                     enc: Box::new(aes::Aes256::new_from_slice(enc).map_err(bad)?),
                     auth: Box::new(<Hmac<Sha512> as KeyInit>::new_from_slice(auth).map_err(
-                        |_| E2eeError::KeyLength {
+                        |_| Error::KeyLength {
                             expected,
                             got: key.len(),
                         },
@@ -118,18 +118,18 @@ impl AeadKey {
         aad: &[u8],
         buf: &mut [u8],
         tag: &mut [u8; MAX_TAG_LEN],
-    ) -> Result<(), E2eeError> {
+    ) -> Result<(), Error> {
         match &self.inner {
             Inner::Gcm128(k) => {
                 let t = k
                     .encrypt_in_place_detached(nonce.into(), aad, buf)
-                    .map_err(|_| E2eeError::CiphertextTruncated)?;
+                    .map_err(|_| Error::CiphertextTruncated)?;
                 tag.copy_from_slice(&t);
             }
             Inner::Gcm256(k) => {
                 let t = k
                     .encrypt_in_place_detached(nonce.into(), aad, buf)
-                    .map_err(|_| E2eeError::CiphertextTruncated)?;
+                    .map_err(|_| Error::CiphertextTruncated)?;
                 tag.copy_from_slice(&t);
             }
             Inner::Ctr128 { enc, auth } => {
@@ -162,17 +162,17 @@ impl AeadKey {
         aad: &[u8],
         buf: &mut [u8],
         tag: &[u8],
-    ) -> Result<(), E2eeError> {
+    ) -> Result<(), Error> {
         if tag.len() != self.tag_len {
-            return Err(E2eeError::CiphertextTruncated);
+            return Err(Error::CiphertextTruncated);
         }
         match &self.inner {
             Inner::Gcm128(k) => k
                 .decrypt_in_place_detached(nonce.into(), aad, buf, tag.into())
-                .map_err(|_| E2eeError::AuthenticationFailed),
+                .map_err(|_| Error::AuthenticationFailed),
             Inner::Gcm256(k) => k
                 .decrypt_in_place_detached(nonce.into(), aad, buf, tag.into())
-                .map_err(|_| E2eeError::AuthenticationFailed),
+                .map_err(|_| Error::AuthenticationFailed),
             Inner::Ctr128 { enc, auth } => {
                 let full = hmac_tag(&**auth, self.tag_len, nonce, aad, buf);
                 verify_prefix(&full, tag)?;
@@ -230,14 +230,14 @@ fn copy_prefix(tag: &mut [u8; MAX_TAG_LEN], full: &impl AsRef<[u8]>) {
     }
 }
 
-fn verify_prefix(full: &impl AsRef<[u8]>, tag: &[u8]) -> Result<(), E2eeError> {
+fn verify_prefix(full: &impl AsRef<[u8]>, tag: &[u8]) -> Result<(), Error> {
     let expected = full
         .as_ref()
         .get(..tag.len())
-        .ok_or(E2eeError::AuthenticationFailed)?;
+        .ok_or(Error::AuthenticationFailed)?;
     if bool::from(expected.ct_eq(tag)) {
         Ok(())
     } else {
-        Err(E2eeError::AuthenticationFailed)
+        Err(Error::AuthenticationFailed)
     }
 }

@@ -1,6 +1,6 @@
 //! The SFrame header: a config byte, then KID and CTR (RFC 9605 §4.3).
 
-use crate::E2eeError;
+use crate::Error;
 
 /// The longest header: config byte, 8-byte KID, 8-byte CTR.
 pub const MAX_HEADER_LEN: usize = 17;
@@ -71,15 +71,15 @@ impl Header {
     }
 
     /// Parses a header from the start of `data`; returns it and its length.
-    pub fn decode(data: &[u8]) -> Result<(Self, usize), E2eeError> {
-        let config = *data.first().ok_or(E2eeError::HeaderTruncated)?;
+    pub fn decode(data: &[u8]) -> Result<(Self, usize), Error> {
+        let config = *data.first().ok_or(Error::HeaderTruncated)?;
         let mut pos = 1;
-        let mut field = |extended: bool, value: u8| -> Result<u64, E2eeError> {
+        let mut field = |extended: bool, value: u8| -> Result<u64, Error> {
             if !extended {
                 return Ok(u64::from(value));
             }
             let n = usize::from(value) + 1;
-            let bytes = data.get(pos..pos + n).ok_or(E2eeError::HeaderTruncated)?;
+            let bytes = data.get(pos..pos + n).ok_or(Error::HeaderTruncated)?;
             pos += n;
             Ok(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
         };

@@ -18,7 +18,7 @@ pub use replay::ReplayWindow;
 use hkdf::Hkdf;
 use sha2::{Sha256, Sha512};
 
-use crate::E2eeError;
+use crate::Error;
 
 /// SFrame cipher suites (RFC 9605 §8.1, plus the AES-256-CTR suites 6–8 of
 /// draft-barnes-sframe-iana-256, which the shared vector file exercises).
@@ -45,7 +45,7 @@ pub enum CipherSuite {
 
 impl CipherSuite {
     /// The suite with IANA code point `id`.
-    pub fn from_id(id: u16) -> Result<Self, E2eeError> {
+    pub fn from_id(id: u16) -> Result<Self, Error> {
         Ok(match id {
             1 => Self::AesCtr128HmacSha256_80,
             2 => Self::AesCtr128HmacSha256_64,
@@ -55,7 +55,7 @@ impl CipherSuite {
             6 => Self::AesCtr256HmacSha512_80,
             7 => Self::AesCtr256HmacSha512_64,
             8 => Self::AesCtr256HmacSha512_32,
-            other => return Err(E2eeError::UnsupportedCipherSuite(other)),
+            other => return Err(Error::UnsupportedCipherSuite(other)),
         })
     }
 
@@ -113,8 +113,8 @@ impl CipherSuite {
     }
 
     /// HKDF-Expand of `prk` (a hash-length secret) with `info` into `okm`.
-    pub fn hkdf_expand(self, prk: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), E2eeError> {
-        let bad = |_| E2eeError::KeyLength {
+    pub fn hkdf_expand(self, prk: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), Error> {
+        let bad = |_| Error::KeyLength {
             expected: self.hash_len(),
             got: prk.len(),
         };
@@ -127,7 +127,7 @@ impl CipherSuite {
                 .map_err(bad)?
                 .expand(info, okm)
         }
-        .map_err(|_| E2eeError::KeyLength {
+        .map_err(|_| Error::KeyLength {
             expected: self.hash_len(),
             got: okm.len(),
         })
@@ -162,7 +162,7 @@ fn label(prefix: &[u8], kid: u64, suite: CipherSuite) -> Vec<u8> {
 
 impl KeyMaterial {
     /// Derives key and salt for `kid` from `base_key`.
-    pub fn derive(suite: CipherSuite, kid: u64, base_key: &[u8]) -> Result<Self, E2eeError> {
+    pub fn derive(suite: CipherSuite, kid: u64, base_key: &[u8]) -> Result<Self, Error> {
         let secret = suite.hkdf_extract(base_key);
         let mut key = vec![0u8; suite.key_len()];
         suite.hkdf_expand(
@@ -191,7 +191,7 @@ pub struct SframeKey {
 
 impl SframeKey {
     /// Derives the key for `kid` from `base_key` (RFC 9605 §4.4.2).
-    pub fn derive(suite: CipherSuite, kid: u64, base_key: &[u8]) -> Result<Self, E2eeError> {
+    pub fn derive(suite: CipherSuite, kid: u64, base_key: &[u8]) -> Result<Self, Error> {
         let m = KeyMaterial::derive(suite, kid, base_key)?;
         Self::from_material(suite, kid, &m.key, m.salt)
     }
@@ -202,7 +202,7 @@ impl SframeKey {
         kid: u64,
         key: &[u8],
         salt: [u8; NONCE_LEN],
-    ) -> Result<Self, E2eeError> {
+    ) -> Result<Self, Error> {
         Ok(Self {
             suite,
             kid,
@@ -238,11 +238,11 @@ impl SframeKey {
         metadata: &[u8],
         plaintext: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<(), E2eeError> {
+    ) -> Result<(), Error> {
         let start = out.len();
         let mut hdr = [0u8; MAX_HEADER_LEN];
         let hlen = Header::new(self.kid, ctr).encode(&mut hdr);
-        let hdr = hdr.get(..hlen).ok_or(E2eeError::HeaderTruncated)?;
+        let hdr = hdr.get(..hlen).ok_or(Error::HeaderTruncated)?;
         out.extend_from_slice(hdr);
         out.extend_from_slice(plaintext);
         self.seal_appended(ctr, start, hlen, metadata, out)
@@ -257,16 +257,16 @@ impl SframeKey {
         hlen: usize,
         metadata: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<(), E2eeError> {
+    ) -> Result<(), Error> {
         let nonce = self.nonce(ctr);
         let mut tag = [0u8; MAX_TAG_LEN];
-        let region = out.get_mut(start..).ok_or(E2eeError::HeaderTruncated)?;
+        let region = out.get_mut(start..).ok_or(Error::HeaderTruncated)?;
         let (hdr, body) = region.split_at_mut(hlen.min(region.len()));
         let mut aad_buf = [0u8; MAX_HEADER_LEN + 64];
         let aad = aad(hdr, metadata, &mut aad_buf);
         match aad {
             Aad::Inline(n) => {
-                let a = aad_buf.get(..n).ok_or(E2eeError::HeaderTruncated)?;
+                let a = aad_buf.get(..n).ok_or(Error::HeaderTruncated)?;
                 self.aead.seal_in_place(&nonce, a, body, &mut tag)?;
             }
             Aad::Heap(v) => self.aead.seal_in_place(&nonce, &v, body, &mut tag)?,
@@ -284,18 +284,18 @@ impl SframeKey {
         metadata: &[u8],
         sframe_ciphertext: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<(), E2eeError> {
+    ) -> Result<(), Error> {
         let tag_len = self.aead.tag_len();
         let hdr = sframe_ciphertext
             .get(..hlen)
-            .ok_or(E2eeError::HeaderTruncated)?;
+            .ok_or(Error::HeaderTruncated)?;
         let rest = sframe_ciphertext
             .get(hlen..)
-            .ok_or(E2eeError::HeaderTruncated)?;
+            .ok_or(Error::HeaderTruncated)?;
         let ct_len = rest
             .len()
             .checked_sub(tag_len)
-            .ok_or(E2eeError::CiphertextTruncated)?;
+            .ok_or(Error::CiphertextTruncated)?;
         let (ct, tag) = rest.split_at(ct_len);
         out.clear();
         out.extend_from_slice(ct);
@@ -303,7 +303,7 @@ impl SframeKey {
         let mut aad_buf = [0u8; MAX_HEADER_LEN + 64];
         let result = match aad(hdr, metadata, &mut aad_buf) {
             Aad::Inline(n) => {
-                let a = aad_buf.get(..n).ok_or(E2eeError::HeaderTruncated)?;
+                let a = aad_buf.get(..n).ok_or(Error::HeaderTruncated)?;
                 self.aead.open_in_place(&nonce, a, out, tag)
             }
             Aad::Heap(v) => self.aead.open_in_place(&nonce, &v, out, tag),

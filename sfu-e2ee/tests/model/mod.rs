@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use sfu_e2ee::E2eeError;
+use sfu_e2ee::Error;
 use sfu_e2ee::committer::{CommitOutcome, GroupKeying};
 use sfu_e2ee::safety::SafetyNumber;
 use sfu_e2ee::wire::ClientId;
@@ -166,27 +166,27 @@ impl ModelKeying {
         v
     }
 
-    fn err(s: &str) -> E2eeError {
-        E2eeError::Mls(s.to_string())
+    fn err(s: &str) -> Error {
+        Error::Mls(s.to_string())
     }
 }
 
 impl GroupKeying for ModelKeying {
-    fn key_package(&mut self) -> Result<Vec<u8>, E2eeError> {
+    fn key_package(&mut self) -> Result<Vec<u8>, Error> {
         Ok(Self::kp(self.me))
     }
 
-    fn check_key_package(&self, client: ClientId, key_package: &[u8]) -> Result<(), E2eeError> {
+    fn check_key_package(&self, client: ClientId, key_package: &[u8]) -> Result<(), Error> {
         if key_package == Self::kp(client) {
             Ok(())
         } else {
-            Err(E2eeError::KeyPackageRejected(
+            Err(Error::KeyPackageRejected(
                 "model: credential names another client",
             ))
         }
     }
 
-    fn found(&mut self) -> Result<(), E2eeError> {
+    fn found(&mut self) -> Result<(), Error> {
         self.group = Some(Group {
             gid: self.me.0,
             epoch: 0,
@@ -230,7 +230,7 @@ impl GroupKeying for ModelKeying {
         &mut self,
         adds: &[(ClientId, &[u8])],
         removes: &[u32],
-    ) -> Result<(Vec<u8>, Option<Vec<u8>>), E2eeError> {
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), Error> {
         let g = self.group.as_ref().ok_or_else(|| Self::err("no group"))?;
         let me = self.own_leaf().ok_or_else(|| Self::err("not in group"))?;
         if removes.contains(&me) {
@@ -253,7 +253,7 @@ impl GroupKeying for ModelKeying {
         Ok((commit, welcome))
     }
 
-    fn merge_own_commit(&mut self) -> Result<(), E2eeError> {
+    fn merge_own_commit(&mut self) -> Result<(), Error> {
         self.group = Some(
             self.pending
                 .take()
@@ -266,12 +266,12 @@ impl GroupKeying for ModelKeying {
         self.pending = None;
     }
 
-    fn apply_commit(&mut self, commit: &[u8]) -> Result<CommitOutcome, E2eeError> {
+    fn apply_commit(&mut self, commit: &[u8]) -> Result<CommitOutcome, Error> {
         let g = self.group.as_ref().ok_or_else(|| Self::err("no group"))?;
         let p = decode_commit(commit)
-            .ok_or_else(|| E2eeError::CommitRejected("model: not a commit".into()))?;
+            .ok_or_else(|| Error::CommitRejected("model: not a commit".into()))?;
         if p.gid != g.gid || p.epoch != g.epoch || p.auth != g.auth {
-            return Err(E2eeError::CommitRejected(
+            return Err(Error::CommitRejected(
                 "model: wrong group or epoch".into(),
             ));
         }
@@ -281,13 +281,13 @@ impl GroupKeying for ModelKeying {
             .flatten()
             .is_none()
         {
-            return Err(E2eeError::CommitRejected(
+            return Err(Error::CommitRejected(
                 "model: committer not a member".into(),
             ));
         }
         let next = g
             .after(&p.removes, &p.adds, commit)
-            .ok_or_else(|| E2eeError::CommitRejected("model: invalid".into()))?;
+            .ok_or_else(|| Error::CommitRejected("model: invalid".into()))?;
         if !next.leaves.contains(&Some(self.me)) {
             // MLS: the removed member gets no path secret for the new epoch.
             self.group = None;
@@ -297,14 +297,14 @@ impl GroupKeying for ModelKeying {
         Ok(CommitOutcome::Applied)
     }
 
-    fn join(&mut self, welcome: &[u8]) -> Result<(), E2eeError> {
+    fn join(&mut self, welcome: &[u8]) -> Result<(), Error> {
         let body = welcome
             .strip_prefix(b"welcome")
-            .ok_or_else(|| E2eeError::WelcomeRejected("model".into()))?;
+            .ok_or_else(|| Error::WelcomeRejected("model".into()))?;
         let (g, _) =
-            Group::decode(body).ok_or_else(|| E2eeError::WelcomeRejected("model".into()))?;
+            Group::decode(body).ok_or_else(|| Error::WelcomeRejected("model".into()))?;
         if !g.leaves.contains(&Some(self.me)) {
-            return Err(E2eeError::WelcomeRejected("model: not for us".into()));
+            return Err(Error::WelcomeRejected("model: not for us".into()));
         }
         self.group = Some(g);
         Ok(())

@@ -15,8 +15,8 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use sfu_core::{
-    Event as RouterEvent, Fallback, Hint, Output, PullConfig, ResumePoint, Router, Shield,
-    Simulcast, SubscriptionId,
+    Fallback, Hint, Output, PullConfig, ResumePoint, Router, RouterEvent, Shield, Simulcast,
+    SubscriptionId,
 };
 
 use super::relay::{RelayKeys, RelayLink, RelayOffer};
