@@ -107,7 +107,10 @@ fn publish_offer_is_answered_peer_connects_and_media_arrives_decrypted() {
         if i == 0 {
             assert_eq!(&first[7..10], &[0x9d, 0x01, 0x2a], "key frame start code");
         }
-        assert!(!frame[0].1 && !frame[1].1 && frame[2].1, "marker on the last packet");
+        assert!(
+            !frame[0].1 && !frame[1].1 && frame[2].1,
+            "marker on the last packet"
+        );
     }
 }
 

@@ -147,7 +147,11 @@ pub fn connect(ep: &mut Ep, peer: &mut Peer, now: &mut Instant) -> Vec<Event> {
         let step = *now + Duration::from_millis(50);
         events.extend(run(ep, &mut [&mut *peer], now, step));
     }
-    assert!(peer.is_connected(), "not connected: {:?}", peer.dtls_failure());
+    assert!(
+        peer.is_connected(),
+        "not connected: {:?}",
+        peer.dtls_failure()
+    );
     events
 }
 
