@@ -4,8 +4,8 @@
 //! WebRTC stack, and Chromium pages play over WHEP; a viewer pulls a second
 //! stream through an SFU-initiated offer (renegotiation). Each scenario runs in a
 //! private network namespace with only loopback, as root. The cascade
-//! scenario runs the `cascade` example: Chromium publishes to the ingest
-//! node, viewers watch from the edge node, over an SRTP relay link.
+//! scenario runs the server with `--edge-udp`: Chromium publishes to the
+//! ingest node, viewers watch from the edge node, over an SRTP relay link.
 //!
 //! Needs what `.ci/install-peers` installs: Debian's `chromium`, `node` with
 //! `tests/browser/node_modules`, and aiortc in `.venv`.
@@ -28,12 +28,7 @@ fn example_binary(name: &str) -> PathBuf {
 }
 
 fn run_scenario(scenario: &str) {
-    let example = if scenario == "cascade" {
-        "cascade"
-    } else {
-        "whip_whep"
-    };
-    let server = example_binary(example);
+    let server = example_binary("whip_whep");
     assert!(
         server.exists(),
         "{} is missing: cargo test builds examples; run the test through cargo",

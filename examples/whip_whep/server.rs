@@ -1,14 +1,14 @@
-//! The HTTP side of the reference servers (WHIP ingest, WHEP playback, the
-//! publish and watch pages), shared by `whip_whep` (one node) and `cascade`
-//! (ingest node and edge node joined by a relay link).
+//! The HTTP side of the reference server (WHIP ingest, WHEP playback, the
+//! publish and watch pages), for one node or a cascade (ingest node and
+//! edge node joined by a relay link).
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use sfu::net::driver::{DriverEvent, DriverHandle, Events, RelayKeys};
-use sfu::router::SessionId;
+use sfu::net::driver::{DriverHandle, Events};
+use sfu::net::{NodeEvent, PullTrack, RelayTrack, SessionId};
 
 /// Largest SDP body we read.
 const MAX_SDP: u64 = 64 * 1024;
@@ -31,16 +31,14 @@ pub struct Nodes {
     pub edge: Option<Edge>,
 }
 
-/// The edge node of a cascade and how to reach it.
+/// The edge node of a cascade and the relay link between the two.
 pub struct Edge {
     /// Its driver.
     pub driver: DriverHandle,
-    /// Where the ingest node binds relay sockets (port 0: any).
-    pub ingest_relay_bind: SocketAddr,
-    /// Where the edge node binds relay sockets.
-    pub edge_relay_bind: SocketAddr,
-    /// SRTP keys for relay links (`None`: plain RTP, e.g. on loopback).
-    pub keys: Option<RelayKeys>,
+    /// The link's session on the ingest node.
+    pub link_out: SessionId,
+    /// The link's session on the edge node (publishes the relayed tracks).
+    pub link_in: SessionId,
 }
 
 impl Nodes {
@@ -63,10 +61,11 @@ impl Nodes {
 struct Stream {
     /// The publisher's session on the ingest node.
     publisher: Option<SessionId>,
-    /// What viewers pull from: the publisher, or the edge end of its relay.
-    source: Option<SessionId>,
-    /// Relay sessions (ingest end, edge end) to close with the publisher.
-    relay: Option<(SessionId, SessionId)>,
+    /// What viewers pull, on the viewers' node: the publisher's tracks, or
+    /// their relayed copies on the edge end of the link.
+    tracks: Vec<PullTrack>,
+    /// Names of the relayed copies, to end with the publisher.
+    relayed: Vec<String>,
     viewers: Vec<SessionId>,
 }
 
@@ -87,21 +86,28 @@ impl Directory {
         format!("/session/{}", self.next_resource)
     }
 
-    /// Forgets a session that ended; returns relay sessions to close when it
-    /// was a publisher.
-    fn forget(&mut self, node: Node, session: SessionId) -> Option<(SessionId, SessionId)> {
-        let key = self
+    /// Forgets a session that ended; returns the relayed tracks to end
+    /// when it was a publisher.
+    fn forget(&mut self, node: Node, session: SessionId) -> Vec<String> {
+        let Some(key) = self
             .resources
             .iter()
             .find(|(_, (n, s, _))| *n == node && *s == session)
-            .map(|(k, _)| *k)?;
-        let (_, _, name) = self.resources.remove(&key)?;
-        let stream = self.streams.get_mut(&name)?;
-        let mut relay = None;
+            .map(|(k, _)| *k)
+        else {
+            return Vec::new();
+        };
+        let Some((_, _, name)) = self.resources.remove(&key) else {
+            return Vec::new();
+        };
+        let Some(stream) = self.streams.get_mut(&name) else {
+            return Vec::new();
+        };
+        let mut relayed = Vec::new();
         if node == Node::Ingest && stream.publisher == Some(session) {
             stream.publisher = None;
-            stream.source = None;
-            relay = stream.relay.take();
+            stream.tracks.clear();
+            relayed = std::mem::take(&mut stream.relayed);
         }
         if node == self.viewer_node {
             stream.viewers.retain(|v| *v != session);
@@ -109,7 +115,7 @@ impl Directory {
         if stream.publisher.is_none() && stream.viewers.is_empty() {
             self.streams.remove(&name);
         }
-        relay
+        relayed
     }
 }
 
@@ -179,48 +185,76 @@ fn read_sdp(request: &mut tiny_http::Request) -> Result<String, Reply> {
     }
 }
 
-/// A publication as viewers see it: the publisher's answer, the session
-/// viewers pull from, and the relay sessions (ingest end, edge end).
+/// A publication as viewers see it: the publisher's answer, what viewers
+/// pull, and the relayed copies' names.
 struct Published {
-    publication: sfu::net::driver::Publication,
-    source: SessionId,
-    relay: Option<(SessionId, SessionId)>,
+    session: SessionId,
+    answer: String,
+    tracks: Vec<PullTrack>,
+    relayed: Vec<String>,
 }
 
-/// Publishes on the ingest node and, in a cascade, relays to the edge.
-fn publish(nodes: &Nodes, offer: &str) -> Result<Published, String> {
+/// Publishes on the ingest node and, in a cascade, relays every track
+/// over the link to the edge node.
+fn publish(nodes: &Nodes, stream: &str, offer: &str) -> Result<Published, String> {
     let publication = nodes.ingest.publish(offer).map_err(|e| e.to_string())?;
+    let session = publication.session;
     let Some(edge) = &nodes.edge else {
-        let source = publication.session;
+        let tracks = publication
+            .tracks
+            .iter()
+            .map(|name| PullTrack::new(session, name.clone()))
+            .collect();
         return Ok(Published {
-            publication,
-            source,
-            relay: None,
+            session,
+            answer: publication.answer,
+            tracks,
+            relayed: Vec::new(),
         });
     };
-    let relayed = (|| {
-        let offer = nodes.ingest.relay_out(
-            publication.session,
-            edge.ingest_relay_bind,
-            edge.keys.clone(),
-        )?;
-        let out = offer.session;
-        let (edge_session, edge_addr) =
+    let (link_out, link_in) = (edge.link_out, edge.link_in);
+    let mut relayed = Vec::new();
+    for name in &publication.tracks {
+        let relay_name = format!("{stream}/{name}");
+        let name = name.clone();
+        let copy = relay_name.clone();
+        let track: Result<RelayTrack, _> = nodes
+            .ingest
+            .call(move |n, now| n.relay_track(now, link_out, session, &name, &copy))
+            .and_then(|r| r);
+        let accepted = track.and_then(|t| {
             edge.driver
-                .relay_in(offer, edge.edge_relay_bind, edge.keys.clone())?;
-        nodes.ingest.relay_connect(out, edge_addr)?;
-        Ok::<_, sfu::net::driver::DriverError>((out, edge_session))
-    })();
-    match relayed {
-        Ok((out, edge_session)) => Ok(Published {
-            publication,
-            source: edge_session,
-            relay: Some((out, edge_session)),
-        }),
-        Err(e) => {
-            let _ = nodes.ingest.close(publication.session);
-            Err(format!("relay to the edge node: {e}"))
+                .call(move |n, now| n.accept_relay_track(now, link_in, t))
+                .and_then(|r| r)
+        });
+        if let Err(e) = accepted {
+            let _ = nodes.ingest.close(session);
+            end_relayed(nodes, &relayed);
+            return Err(format!("relay to the edge node: {e}"));
         }
+        relayed.push(relay_name);
+    }
+    Ok(Published {
+        session,
+        answer: publication.answer,
+        tracks: relayed
+            .iter()
+            .map(|name| PullTrack::new(link_in, name.clone()))
+            .collect(),
+        relayed,
+    })
+}
+
+/// Ends relayed copies on both ends of the link.
+fn end_relayed(nodes: &Nodes, relayed: &[String]) {
+    let Some(edge) = &nodes.edge else {
+        return;
+    };
+    for name in relayed {
+        let (out, inn) = (edge.link_out, edge.link_in);
+        let (a, b) = (name.clone(), name.clone());
+        let _ = nodes.ingest.call(move |n, now| n.end_relay_track(now, out, &a));
+        let _ = edge.driver.call(move |n, now| n.end_relay_track(now, inn, &b));
     }
 }
 
@@ -252,26 +286,26 @@ fn route(request: &mut tiny_http::Request, nodes: &Nodes, dir: &Mutex<Directory>
             if d.streams.get(*name).is_some_and(|s| s.publisher.is_some()) {
                 return Reply::text(409, format!("stream {name} already has a publisher"));
             }
-            let Published {
-                publication,
-                source,
-                relay,
-            } = match publish(nodes, &offer) {
+            let published = match publish(nodes, name, &offer) {
                 Ok(p) => p,
                 Err(e) => return Reply::text(400, e),
             };
             let (_, view_driver) = nodes.viewers();
             let stream = d.streams.entry((*name).to_owned()).or_default();
-            stream.publisher = Some(publication.session);
-            stream.source = Some(source);
-            stream.relay = relay;
+            stream.publisher = Some(published.session);
+            stream.tracks = published.tracks;
+            stream.relayed = published.relayed;
             for viewer in stream.viewers.clone() {
-                if let Err(e) = view_driver.attach(viewer, source) {
+                let pulls = stream.tracks.clone();
+                if let Err(e) = view_driver
+                    .call(move |n, now| n.attach(now, viewer, &pulls))
+                    .and_then(|r| r)
+                {
                     eprintln!("attach {viewer} to {name}: {e}");
                 }
             }
-            let location = d.add_resource(Node::Ingest, publication.session, name);
-            Reply::sdp(location, publication.answer)
+            let location = d.add_resource(Node::Ingest, published.session, name);
+            Reply::sdp(location, published.answer)
         }
         (Post, ["whep", name]) => {
             if !valid_stream(name) {
@@ -287,9 +321,16 @@ fn route(request: &mut tiny_http::Request, nodes: &Nodes, dir: &Mutex<Directory>
                 Err(r) => return r,
             };
             let mut d = dir.lock().unwrap_or_else(|e| e.into_inner());
-            let source = d.streams.get(*name).and_then(|s| s.source);
+            let pulls = d
+                .streams
+                .get(*name)
+                .map(|s| s.tracks.clone())
+                .unwrap_or_default();
             let (node, view_driver) = nodes.viewers();
-            let viewing = match view_driver.view(&offer, source, layer) {
+            let viewing = match view_driver
+                .call(move |n, now| n.view(now, &offer, &pulls, layer))
+                .and_then(|r| r)
+            {
                 Ok(v) => v,
                 Err(e) => return Reply::text(400, e.to_string()),
             };
@@ -310,7 +351,7 @@ fn route(request: &mut tiny_http::Request, nodes: &Nodes, dir: &Mutex<Directory>
             else {
                 return Reply::text(404, "no such session");
             };
-            close_relay(nodes, d.forget(node, session));
+            end_relayed(nodes, &d.forget(node, session));
             match nodes.driver(node).close(session) {
                 Ok(()) => Reply::text(200, "closed"),
                 Err(e) => Reply::text(404, e.to_string()),
@@ -326,8 +367,9 @@ fn route(request: &mut tiny_http::Request, nodes: &Nodes, dir: &Mutex<Directory>
             else {
                 return Reply::text(404, "no such session");
             };
-            let Some(source) = d.streams.get(*name).and_then(|s| s.source) else {
-                return Reply::text(404, format!("stream {name} has no publisher"));
+            let pulls = match d.streams.get(*name) {
+                Some(s) if !s.tracks.is_empty() => s.tracks.clone(),
+                _ => return Reply::text(404, format!("stream {name} has no publisher")),
             };
             if node != nodes.viewers().0 {
                 return Reply::text(
@@ -335,13 +377,18 @@ fn route(request: &mut tiny_http::Request, nodes: &Nodes, dir: &Mutex<Directory>
                     "this session is on the ingest node; pull from a viewer",
                 );
             }
-            match nodes.driver(node).pull(session, source) {
-                Ok(offer) => Reply {
+            let pulled = nodes
+                .driver(node)
+                .call(move |n, now| n.pull_tracks(now, session, &pulls, None))
+                .and_then(|r| r);
+            match pulled.map(|p| p.description) {
+                Ok(Some(offer)) => Reply {
                     status: 200,
                     content_type: "application/sdp",
                     location: None,
-                    body: offer.into_bytes(),
+                    body: offer.sdp.into_bytes(),
                 },
+                Ok(None) => Reply::text(409, format!("stream {name} has nothing to add")),
                 Err(e) => Reply::text(400, e.to_string()),
             }
         }
@@ -368,13 +415,6 @@ fn route(request: &mut tiny_http::Request, nodes: &Nodes, dir: &Mutex<Directory>
         }
         (_, ["whip" | "whep" | "session", ..]) => Reply::text(405, "method not allowed here"),
         _ => Reply::text(404, "not found"),
-    }
-}
-
-fn close_relay(nodes: &Nodes, relay: Option<(SessionId, SessionId)>) {
-    if let (Some((out, edge_session)), Some(edge)) = (relay, &nodes.edge) {
-        let _ = nodes.ingest.close(out);
-        let _ = edge.driver.close(edge_session);
     }
 }
 
@@ -415,16 +455,16 @@ pub fn serve(http: SocketAddr, nodes: Nodes, events: Vec<(Node, Events)>) -> Res
         std::thread::spawn(move || {
             for event in events {
                 match event {
-                    DriverEvent::Closed { session, reason } => {
-                        println!("{node:?} {session} closed: {reason}");
-                        let relay = dir
+                    NodeEvent::Closed { session, reason } => {
+                        println!("{node:?} {session} closed: {reason:?}");
+                        let relayed = dir
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .forget(node, session);
-                        close_relay(&nodes, relay);
+                        end_relayed(&nodes, &relayed);
                     }
-                    DriverEvent::Connected { session } => println!("{node:?} {session} connected"),
-                    DriverEvent::SubscriptionEnded { .. } => {}
+                    NodeEvent::Connected { session } => println!("{node:?} {session} connected"),
+                    _ => {}
                 }
             }
         });

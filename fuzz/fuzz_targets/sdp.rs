@@ -18,8 +18,7 @@ fn local() -> LocalTransport {
             pwd: "sfuPasswordSfuPassword24".to_owned(),
         },
         fingerprint: Fingerprint::of_der(b"fuzz"),
-        candidate: std::net::SocketAddr::from(([203, 0, 113, 7], 8443)),
-        candidate_v6: None,
+        candidates: vec![std::net::SocketAddr::from(([203, 0, 113, 7], 8443))],
         session_id: 1,
     }
 }

@@ -11,9 +11,9 @@ use bytes::Bytes;
 use crate::demux::{DatagramKind, classify};
 use crate::dtls::Certificate;
 use crate::error::Error;
-use crate::event::{CloseReason, Event, Transmit};
+use crate::event::{CloseReason, EndpointEvent, Transmit};
 use crate::ice::{CheckRejection, Path, local_ufrag_of};
-use crate::session::{SessionConfig, SessionId};
+use crate::session::{SessionKey, TransportConfig};
 use crate::srtp::SrtpDrop;
 use crate::stats::EndpointStats;
 use crate::stun::{self, StunMessage};
@@ -63,19 +63,18 @@ impl Default for EndpointConfig {
 /// [`poll_event`](Self::poll_event), then sleep until
 /// [`poll_timeout`](Self::poll_timeout).
 #[derive(Debug)]
-pub struct Endpoint {
+pub struct Endpoint<K: SessionKey> {
     config: EndpointConfig,
     dtls_config: Arc<dimpl::Config>,
     certificate: Certificate,
-    sessions: HashMap<SessionId, Transport>,
-    by_ufrag: HashMap<Vec<u8>, SessionId>,
-    by_path: HashMap<Path, SessionId>,
+    sessions: HashMap<K, Transport>,
+    by_ufrag: HashMap<Vec<u8>, K>,
+    by_path: HashMap<Path, K>,
     transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    events: VecDeque<EndpointEvent<K>>,
     stats: EndpointStats,
-    next_id: u64,
     stun_scratch: Vec<u8>,
-    id_scratch: Vec<SessionId>,
+    id_scratch: Vec<K>,
 }
 
 /// Queues a datagram unless the queue is full (then counts it).
@@ -98,7 +97,7 @@ fn push_transmit(
     true
 }
 
-impl Endpoint {
+impl<K: SessionKey> Endpoint<K> {
     /// Creates an endpoint presenting `certificate` in every DTLS handshake.
     pub fn new(config: EndpointConfig, certificate: Certificate) -> Result<Self, Error> {
         let dtls_config = dimpl::Config::builder()
@@ -120,7 +119,6 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: EndpointStats::default(),
-            next_id: 0,
             stun_scratch: Vec::with_capacity(128),
             id_scratch: Vec::new(),
         })
@@ -162,17 +160,19 @@ impl Endpoint {
     }
 
     /// The path a session currently sends on, if a valid check came in.
-    pub fn selected_path(&self, session: SessionId) -> Option<(SocketAddr, SocketAddr)> {
+    pub fn selected_path(&self, session: K) -> Option<(SocketAddr, SocketAddr)> {
         self.sessions.get(&session)?.ice.selected()
     }
 
-    /// Accepts a new client. Its consent clock starts now: if no valid
-    /// check arrives within the consent timeout the session closes.
+    /// Accepts a new client's transport under the caller's key `id`. Its
+    /// consent clock starts now: if no valid check arrives within the
+    /// consent timeout the session closes.
     pub fn add_session(
         &mut self,
         now: Instant,
-        session: SessionConfig,
-    ) -> Result<SessionId, Error> {
+        id: K,
+        session: TransportConfig,
+    ) -> Result<(), Error> {
         if self.sessions.len() >= self.config.max_sessions {
             return Err(Error::TooManySessions(self.config.max_sessions));
         }
@@ -183,8 +183,9 @@ impl Endpoint {
         if self.by_ufrag.contains_key(&ufrag) {
             return Err(Error::UfragInUse);
         }
-        let id = SessionId(self.next_id);
-        self.next_id += 1;
+        if self.sessions.contains_key(&id) {
+            return Err(Error::SessionInUse);
+        }
         let transport = Transport::new(
             now,
             session,
@@ -195,12 +196,12 @@ impl Endpoint {
         );
         self.by_ufrag.insert(ufrag, id);
         self.sessions.insert(id, transport);
-        Ok(id)
+        Ok(())
     }
 
     /// Lets one more remote SSRC reach the session's decryptor (after a
     /// renegotiation added a track).
-    pub fn allow_remote_ssrc(&mut self, session: SessionId, ssrc: u32) -> Result<(), Error> {
+    pub fn allow_remote_ssrc(&mut self, session: K, ssrc: u32) -> Result<(), Error> {
         let t = self
             .sessions
             .get_mut(&session)
@@ -213,7 +214,7 @@ impl Endpoint {
     }
 
     /// Sends DTLS close_notify (if connected) and forgets the session.
-    pub fn close_session(&mut self, session: SessionId) -> Result<(), Error> {
+    pub fn close_session(&mut self, session: K) -> Result<(), Error> {
         let t = self
             .sessions
             .get_mut(&session)
@@ -230,16 +231,16 @@ impl Endpoint {
     }
 
     /// Encrypts one RTP packet and queues it toward the session's peer.
-    pub fn send_rtp(&mut self, session: SessionId, packet: &[u8]) -> Result<(), Error> {
+    pub fn send_rtp(&mut self, session: K, packet: &[u8]) -> Result<(), Error> {
         self.send_media(session, packet, false)
     }
 
     /// Encrypts one compound RTCP packet and queues it toward the peer.
-    pub fn send_rtcp(&mut self, session: SessionId, packet: &[u8]) -> Result<(), Error> {
+    pub fn send_rtcp(&mut self, session: K, packet: &[u8]) -> Result<(), Error> {
         self.send_media(session, packet, true)
     }
 
-    fn send_media(&mut self, session: SessionId, packet: &[u8], rtcp: bool) -> Result<(), Error> {
+    fn send_media(&mut self, session: K, packet: &[u8], rtcp: bool) -> Result<(), Error> {
         let t = self
             .sessions
             .get_mut(&session)
@@ -271,7 +272,7 @@ impl Endpoint {
     }
 
     /// Next event.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<EndpointEvent<K>> {
         self.events.pop_front()
     }
 
@@ -394,7 +395,7 @@ impl Endpoint {
             other.ice.forget(path);
         }
         if update.selected_changed {
-            self.push_event(Event::PathSelected {
+            self.push_event(EndpointEvent::PathSelected {
                 session: id,
                 remote: path.0,
                 local: path.1,
@@ -430,12 +431,12 @@ impl Endpoint {
         self.after_dtls(id, result);
     }
 
-    fn after_dtls(&mut self, id: SessionId, result: Result<DtlsSignals, Error>) {
+    fn after_dtls(&mut self, id: K, result: Result<DtlsSignals, Error>) {
         match result {
             Ok(signals) => {
                 self.stats.dtls_application_data += signals.application_data;
                 if let Some(profile) = signals.connected {
-                    self.events.push_back(Event::Connected {
+                    self.events.push_back(EndpointEvent::Connected {
                         session: id,
                         profile,
                     });
@@ -466,11 +467,11 @@ impl Endpoint {
             srtp.unprotect_rtp(datagram)
         };
         match result {
-            Ok(packet) if rtcp => self.push_event(Event::Rtcp {
+            Ok(packet) if rtcp => self.push_event(EndpointEvent::Rtcp {
                 session: id,
                 packet,
             }),
-            Ok(packet) => self.push_event(Event::Rtp {
+            Ok(packet) => self.push_event(EndpointEvent::Rtp {
                 session: id,
                 packet,
             }),
@@ -483,7 +484,7 @@ impl Endpoint {
 
     /// Queues an event unless the queue is full (then counts it). Only
     /// `Connected` and `Closed`, at most one each per session, bypass this.
-    fn push_event(&mut self, event: Event) {
+    fn push_event(&mut self, event: EndpointEvent<K>) {
         if self.events.len() >= self.config.max_queued {
             self.stats.events_dropped += 1;
         } else {
@@ -491,7 +492,7 @@ impl Endpoint {
         }
     }
 
-    fn remove_session(&mut self, id: SessionId, reason: CloseReason) {
+    fn remove_session(&mut self, id: K, reason: CloseReason) {
         let Some(t) = self.sessions.remove(&id) else {
             return;
         };
@@ -502,7 +503,7 @@ impl Endpoint {
             }
         }
         // Never dropped: at most one per session ever added.
-        self.events.push_back(Event::Closed {
+        self.events.push_back(EndpointEvent::Closed {
             session: id,
             reason,
         });

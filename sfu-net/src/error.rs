@@ -4,11 +4,11 @@ use crate::dtls::Fingerprint;
 
 /// Everything that can go wrong in `sfu-net`, named in protocol terms.
 ///
-/// Errors caused by a single hostile or malformed datagram are not returned
-/// from [`Endpoint::handle_datagram`](crate::Endpoint::handle_datagram):
-/// such datagrams are dropped and counted in
-/// [`EndpointStats`](crate::EndpointStats). The variants here describe
-/// failures of a whole session, or misuse of the API.
+/// Errors caused by a single hostile or malformed datagram are never
+/// returned from `handle_datagram` (of the [`Node`](crate::Node) or the
+/// [`Endpoint`](crate::Endpoint)): such datagrams are dropped and counted
+/// in [`EndpointStats`](crate::EndpointStats). The variants here describe
+/// failures of a whole session or track, refused commands, and the driver.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -63,10 +63,71 @@ pub enum Error {
     /// Another live session already uses this local ICE ufrag.
     #[error("local ICE ufrag already in use")]
     UfragInUse,
+    /// The endpoint already has a session under this key.
+    #[error("a session with this key already exists")]
+    SessionInUse,
     /// A session may allow at most this many remote SSRCs.
     #[error("remote SSRC limit reached ({0})")]
     TooManySsrcs(usize),
     /// The transmit queue is full: the caller is not draining `poll_transmit`.
     #[error("transmit queue full ({0} datagrams)")]
     TransmitQueueFull(usize),
+    /// A session description was refused; the message names why.
+    #[error("session description: {0}")]
+    Sdp(#[from] crate::sdp::SdpError),
+    /// The router refused (limits, duplicate names, unknown tracks...).
+    #[error("router: {0}")]
+    Router(#[from] sfu_core::Error),
+    /// A layer's configuration is out of range (e.g. the NACK shield's).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(#[source] sfu_nack::Error),
+    /// The session has no m-section with this mid (or none that can carry
+    /// what was asked).
+    #[error("no usable m-section with mid {0:?}")]
+    UnknownMid(String),
+    /// The m-section already delivers a track.
+    #[error("m-section {0:?} already carries a track")]
+    SectionBusy(String),
+    /// The track is audio and the m-section video, or the reverse.
+    #[error("m-section {0:?} is of the other media kind")]
+    KindMismatch(String),
+    /// The track's codec is not the one negotiated on the m-section.
+    #[error("m-section {0:?} negotiated another codec than the track's")]
+    FormatMismatch(String),
+    /// A pull given with a client offer found no receiving section for it.
+    #[error("the offer has no free receiving m-section of the track's kind")]
+    NoSectionForPull,
+    /// The track is not published (yet) where it was asked for.
+    #[error("no published track named {0:?}")]
+    TrackNotPublished(String),
+    /// A track of this name already exists there.
+    #[error("a track named {0:?} already exists")]
+    DuplicateTrackName(String),
+    /// More tracks than one command or one link may carry.
+    #[error("too many tracks (at most {0})")]
+    TooManyTracks(usize),
+    /// The command needs a client session (SDP), and this one is a relay link.
+    #[error("this session is a relay link, not a client")]
+    NotAClient,
+    /// The command needs a relay link.
+    #[error("this session is not a relay link")]
+    NotARelay,
+    /// A relay link to this address exists already.
+    #[error("a relay link to {0} already exists")]
+    RelayExists(std::net::SocketAddr),
+    /// The node holds its maximum of relay links.
+    #[error("relay link limit reached ({0})")]
+    TooManyRelays(usize),
+    /// No offer/answer exchange completed, so there is no transport yet.
+    #[error("the session has not completed an offer/answer exchange")]
+    NotNegotiated,
+    /// Both media sockets would be of the same address family.
+    #[error("the two media sockets must be of different address families")]
+    SameFamily,
+    /// A socket could not be opened or configured.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The driver thread is gone or did not answer in time.
+    #[error("the driver thread is not running")]
+    DriverStopped,
 }

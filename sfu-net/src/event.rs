@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use crate::error::Error;
-use crate::session::SessionId;
 use crate::srtp::SrtpProfile;
 
 /// One datagram to send.
@@ -19,15 +18,15 @@ pub struct Transmit {
     pub contents: Bytes,
 }
 
-/// Something that happened to a session.
+/// Something that happened to a session, named by the caller's key `K`.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Event {
+pub enum EndpointEvent<K> {
     /// DTLS completed, the peer's certificate matched its fingerprint and
     /// SRTP is keyed: media can flow both ways.
     Connected {
         /// The session.
-        session: SessionId,
+        session: K,
         /// The negotiated SRTP protection profile.
         profile: SrtpProfile,
     },
@@ -35,7 +34,7 @@ pub enum Event {
     /// check from a new address (network change).
     PathSelected {
         /// The session.
-        session: SessionId,
+        session: K,
         /// The peer's address.
         remote: SocketAddr,
         /// Our local address on this path.
@@ -44,21 +43,21 @@ pub enum Event {
     /// A decrypted, authenticated RTP packet.
     Rtp {
         /// The session it came from.
-        session: SessionId,
+        session: K,
         /// The whole RTP packet, header included, payload decrypted.
         packet: Bytes,
     },
     /// A decrypted, authenticated compound RTCP packet.
     Rtcp {
         /// The session it came from.
-        session: SessionId,
+        session: K,
         /// The compound RTCP packet, without the SRTCP trailer.
         packet: Bytes,
     },
     /// The session is gone; its id is unknown from now on.
     Closed {
         /// The session.
-        session: SessionId,
+        session: K,
         /// Why.
         reason: CloseReason,
     },
@@ -77,4 +76,6 @@ pub enum CloseReason {
     Failed(Error),
     /// The application closed it.
     Local,
+    /// It never completed an offer/answer exchange in time (a node session).
+    NeverNegotiated,
 }

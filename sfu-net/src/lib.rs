@@ -22,8 +22,8 @@
 //! datagrams and events (counted in [`EndpointStats`]). Sessions are added
 //! with [`Endpoint::add_session`] before the peer's first check; media is
 //! sent with [`Endpoint::send_rtp`] / [`Endpoint::send_rtcp`] once
-//! [`Event::Connected`] arrived. A session ends with exactly one
-//! [`Event::Closed`].
+//! [`EndpointEvent::Connected`] arrived. A session ends with exactly one
+//! [`EndpointEvent::Closed`].
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -36,6 +36,7 @@ mod endpoint;
 mod error;
 mod event;
 pub mod ice;
+pub mod node;
 pub mod sdp;
 mod session;
 pub mod srtp;
@@ -46,8 +47,14 @@ mod transport;
 pub use dtls::{Certificate, Fingerprint};
 pub use endpoint::{Endpoint, EndpointConfig};
 pub use error::Error;
-pub use event::{CloseReason, Event, Transmit};
+pub use event::{CloseReason, EndpointEvent, Transmit};
 pub use ice::IceCredentials;
-pub use session::{SessionConfig, SessionId};
+pub use node::{
+    Negotiated, Node, NodeConfig, NodeEvent, NodeStats, PullTrack, PushTrack, RelayKeys, RelayTrack,
+    SdpType, SessionDescription, TrackOutcome, TrackState,
+};
+/// Sessions are named by the router's id in every layer.
+pub use sfu_core::SessionId;
+pub use session::{SessionKey, TransportConfig};
 pub use srtp::SrtpProfile;
 pub use stats::EndpointStats;

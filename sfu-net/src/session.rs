@@ -1,25 +1,24 @@
 //! Session identity and what the application tells the endpoint about a
-//! session when it creates one (from the offer it just answered).
+//! session's transport when it creates one (from the offer it just answered).
 
-use std::fmt;
+use std::fmt::Debug;
+use std::hash::Hash;
 
 use crate::dtls::Fingerprint;
 use crate::ice::IceCredentials;
 
-/// Identifies one session (one client transport) on an [`Endpoint`](crate::Endpoint).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(pub(crate) u64);
+/// The caller's name for a session on an [`Endpoint`](crate::Endpoint):
+/// any small copyable key. The [`Node`](crate::Node) uses the router's
+/// [`SessionId`](sfu_core::SessionId), so one id names a session in every
+/// layer.
+pub trait SessionKey: Copy + Eq + Hash + Debug {}
 
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session#{}", self.0)
-    }
-}
+impl<K: Copy + Eq + Hash + Debug> SessionKey for K {}
 
-/// Everything the endpoint needs to accept one client: our ICE
+/// Everything the endpoint needs to accept one client's transport: our ICE
 /// credentials for it and what its SDP said about itself.
 #[derive(Debug, Clone)]
-pub struct SessionConfig {
+pub struct TransportConfig {
     /// Our `a=ice-ufrag`/`a=ice-pwd` for this session.
     pub credentials: IceCredentials,
     /// The client's `a=ice-ufrag`; when set, checks must name it in

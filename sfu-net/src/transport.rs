@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::dtls::{Certificate, DtlsProgress, DtlsServer};
 use crate::error::Error;
 use crate::ice::IceLite;
-use crate::session::SessionConfig;
+use crate::session::TransportConfig;
 use crate::srtp::{DtlsRole, SrtpProfile, SrtpSession};
 
 /// What a DTLS step means for the session, beyond datagrams to send.
@@ -36,13 +36,13 @@ pub(crate) struct Transport {
 impl Transport {
     pub(crate) fn new(
         now: Instant,
-        session: SessionConfig,
+        session: TransportConfig,
         dtls_config: Arc<dimpl::Config>,
         certificate: &Certificate,
         max_paths: usize,
         max_remote_ssrcs: usize,
     ) -> Self {
-        let SessionConfig {
+        let TransportConfig {
             credentials,
             remote_ufrag,
             remote_fingerprint,

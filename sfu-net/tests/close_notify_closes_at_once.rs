@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sfu_net::{CloseReason, EndpointConfig, Event};
+use sfu_net::{CloseReason, EndpointConfig, EndpointEvent};
 
 #[test]
 fn peer_close_notify_closes_session_at_once() {
@@ -18,7 +18,7 @@ fn peer_close_notify_closes_session_at_once() {
     assert!(!peer.dtls_out.is_empty());
     let events = pump(&mut ep, &mut [&mut peer], t0);
     assert!(
-        matches!(events[..], [Event::Closed { session: s, reason: CloseReason::CloseNotify }] if s == session),
+        matches!(events[..], [EndpointEvent::Closed { session: s, reason: CloseReason::CloseNotify }] if s == session),
         "{events:?}"
     );
     assert_eq!((ep.session_count(), ep.path_route_count()), (0, 0));
@@ -34,7 +34,7 @@ fn local_close_sends_close_notify() {
     let events = pump(&mut ep, &mut [&mut peer], t0);
     assert!(matches!(
         events[..],
-        [Event::Closed {
+        [EndpointEvent::Closed {
             reason: CloseReason::Local,
             ..
         }]

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sfu_net::{EndpointConfig, Event};
+use sfu_net::{EndpointConfig, EndpointEvent};
 
 #[test]
 fn hybrid_client_hello_completes_as_dtls12() {
@@ -20,5 +20,5 @@ fn hybrid_client_hello_completes_as_dtls12() {
     );
     let wire = peer.protect_rtp(1, 0x1111, 300);
     ep.handle_datagram(t0, peer.addr, server_addr(), &wire);
-    assert!(matches!(ep.poll_event(), Some(Event::Rtp { .. })));
+    assert!(matches!(ep.poll_event(), Some(EndpointEvent::Rtp { .. })));
 }

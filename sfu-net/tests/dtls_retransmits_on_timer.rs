@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sfu_net::{EndpointConfig, Event};
+use sfu_net::{EndpointConfig, EndpointEvent};
 
 #[test]
 fn lost_server_flight_is_resent_after_timeout() {
@@ -42,7 +42,7 @@ fn lost_server_flight_is_resent_after_timeout() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::Connected { session: s, .. } if *s == session)),
+            .any(|e| matches!(e, EndpointEvent::Connected { session: s, .. } if *s == session)),
         "{events:?} peer connected {} stats {:?} next {:?} peer next {:?}",
         peer.connected,
         ep.stats(),

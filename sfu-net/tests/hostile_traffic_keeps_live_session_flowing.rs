@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use common::*;
-use sfu_net::{EndpointConfig, Event};
+use sfu_net::{EndpointConfig, EndpointEvent};
 
 const DATAGRAMS: u64 = 1_000_000;
 const SOURCES: u32 = 20_000;
@@ -166,11 +166,11 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
             }
             while let Some(e) = ep.poll_event() {
                 match e {
-                    Event::Rtp { session: s, packet } if s == session => {
+                    EndpointEvent::Rtp { session: s, packet } if s == session => {
                         assert_eq!(packet[..], rtp(seq, 0x1111, 1000)[..]);
                         live_received += 1;
                     }
-                    Event::Closed { .. } | Event::Connected { .. } => panic!("unexpected {e:?}"),
+                    EndpointEvent::Closed { .. } | EndpointEvent::Connected { .. } => panic!("unexpected {e:?}"),
                     _ => {}
                 }
             }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sfu_net::{CloseReason, EndpointConfig, Event, SrtpProfile};
+use sfu_net::{CloseReason, EndpointConfig, EndpointEvent, SrtpProfile};
 
 #[test]
 fn check_handshake_media_both_ways_then_consent_expiry_closes() {
@@ -25,7 +25,7 @@ fn check_handshake_media_both_ways_then_consent_expiry_closes() {
     let events = pump(&mut ep, &mut [&mut peer], t0);
     assert_eq!(peer.binding_responses, vec![peer.addr]);
     assert!(
-        matches!(events[..], [Event::PathSelected { session: s, remote, .. }] if s == session && remote == peer.addr)
+        matches!(events[..], [EndpointEvent::PathSelected { session: s, remote, .. }] if s == session && remote == peer.addr)
     );
     assert_eq!(ep.selected_path(session), Some((peer.addr, server_addr())));
 
@@ -37,7 +37,7 @@ fn check_handshake_media_both_ways_then_consent_expiry_closes() {
             // The client offers every profile: an AEAD one wins over AES-CM + HMAC.
             .any(|e| matches!(
                 e,
-                Event::Connected {
+                EndpointEvent::Connected {
                     session: s,
                     profile: SrtpProfile::AeadAes128Gcm | SrtpProfile::AeadAes256Gcm
                 } if *s == session
@@ -61,7 +61,7 @@ fn check_handshake_media_both_ways_then_consent_expiry_closes() {
     let received: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Rtp { session: s, packet } if *s == session => Some(packet.clone()),
+            EndpointEvent::Rtp { session: s, packet } if *s == session => Some(packet.clone()),
             _ => None,
         })
         .collect();
@@ -70,7 +70,7 @@ fn check_handshake_media_both_ways_then_consent_expiry_closes() {
         assert_eq!(&p[..], &rtp_packet(seq as u16)[..]);
     }
     assert!(events.iter().any(
-        |e| matches!(e, Event::Rtcp { packet, .. } if packet[..] == receiver_report(0x2222)[..])
+        |e| matches!(e, EndpointEvent::Rtcp { packet, .. } if packet[..] == receiver_report(0x2222)[..])
     ));
 
     // SFU -> client.
@@ -96,7 +96,7 @@ fn check_handshake_media_both_ways_then_consent_expiry_closes() {
     ep.handle_timeout(t25 + secs(30));
     let events = pump(&mut ep, &mut [&mut peer], t25 + secs(30));
     assert!(
-        matches!(events[..], [Event::Closed { session: s, reason: CloseReason::ConsentExpired }] if s == session),
+        matches!(events[..], [EndpointEvent::Closed { session: s, reason: CloseReason::ConsentExpired }] if s == session),
         "{events:?}"
     );
     assert_eq!(
@@ -133,6 +133,6 @@ fn consent_expires_for_a_session_never_checked() {
     ep.handle_timeout(t0 + secs(5));
     assert!(matches!(
         ep.poll_event(),
-        Some(Event::Closed { session: s, reason: CloseReason::ConsentExpired }) if s == session
+        Some(EndpointEvent::Closed { session: s, reason: CloseReason::ConsentExpired }) if s == session
     ));
 }

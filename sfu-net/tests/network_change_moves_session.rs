@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sfu_net::{EndpointConfig, Event};
+use sfu_net::{EndpointConfig, EndpointEvent};
 
 #[test]
 fn nominated_check_from_new_address_moves_media() {
@@ -20,7 +20,7 @@ fn nominated_check_from_new_address_moves_media() {
     peer.addr = "203.0.113.80:61000".parse().unwrap();
     ep.handle_datagram(t1, peer.addr, server_addr(), &peer.check(true));
     let events = pump(&mut ep, &mut [&mut peer], t1);
-    assert!(events.iter().any(|e| matches!(e, Event::PathSelected { session: s, remote, .. } if *s == session && *remote == peer.addr)));
+    assert!(events.iter().any(|e| matches!(e, EndpointEvent::PathSelected { session: s, remote, .. } if *s == session && *remote == peer.addr)));
     assert_eq!(ep.selected_path(session), Some((peer.addr, server_addr())));
     assert_eq!(peer.binding_responses.last(), Some(&peer.addr));
 
@@ -34,7 +34,7 @@ fn nominated_check_from_new_address_moves_media() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::Rtp { session: s, .. } if *s == session))
+            .any(|e| matches!(e, EndpointEvent::Rtp { session: s, .. } if *s == session))
     );
     peer.receive(t1, &sent.contents);
     assert_eq!(peer.rtp.len(), 1);

@@ -194,9 +194,9 @@ fn recvonly_section_in_a_publish_offer_is_answered_inactive() {
     assert_eq!(answer.section("1").unwrap().direction, Direction::RecvOnly);
 }
 
-fn published_vp8() -> Codec {
+fn published_vp8() -> PayloadFormat {
     // As the publisher negotiated it: Firefox numbers VP8 120.
-    Codec {
+    PayloadFormat {
         pt: 120,
         name: CodecName::Vp8,
         clock_rate: 90_000,
@@ -206,8 +206,8 @@ fn published_vp8() -> Codec {
     }
 }
 
-fn published_opus() -> Codec {
-    Codec {
+fn published_opus() -> PayloadFormat {
+    PayloadFormat {
         pt: 109,
         name: CodecName::Opus,
         clock_rate: 48_000,
@@ -303,7 +303,7 @@ fn whep_answer_without_viewer_rtx_has_no_rtx_ssrc() {
 fn whep_answer_for_h264_track_picks_matching_profile() {
     let offer = ViewerOffer::parse(WHEP).unwrap();
     let mut s = senders();
-    s[1].track.codec = Codec {
+    s[1].track.codec = PayloadFormat {
         pt: 126,
         name: CodecName::H264,
         clock_rate: 90_000,

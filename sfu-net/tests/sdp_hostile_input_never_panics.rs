@@ -134,7 +134,7 @@ fn viewer_senders(offer: &ViewerOffer) -> Vec<SectionSender> {
             mid: s.mid.clone(),
             track: OutgoingTrack {
                 kind: s.kind,
-                codec: s.codecs.first().cloned().unwrap_or(Codec {
+                codec: s.codecs.first().cloned().unwrap_or(PayloadFormat {
                     pt: 96,
                     name: CodecName::Vp8,
                     clock_rate: 90_000,
@@ -156,7 +156,7 @@ fn viewer_senders(offer: &ViewerOffer) -> Vec<SectionSender> {
 
 /// Runs every entry point on `text`; checks printing is stable for what parses.
 /// Returns whether the publish path accepted it.
-fn exercise(text: &str, neg: &mut Renegotiation) -> bool {
+fn exercise(text: &str, neg: &mut Negotiation) -> bool {
     let caps = Capabilities::default();
     if let Ok(d) = Description::parse(text) {
         let printed = d.to_sdp();
@@ -178,7 +178,7 @@ fn exercise(text: &str, neg: &mut Renegotiation) -> bool {
         accepted = true;
         let printed = answer.to_sdp();
         assert_eq!(Description::parse(&printed).unwrap(), answer);
-        let mut after = Renegotiation::from_publish(&offer, &answer, local(), caps.clone());
+        let mut after = Negotiation::from_publish(&offer, &answer, local(), caps.clone());
         if let Ok(offer2) = after.create_offer() {
             assert_eq!(Description::parse(&offer2.to_sdp()).unwrap(), offer2);
         }
@@ -197,10 +197,10 @@ fn exercise(text: &str, neg: &mut Renegotiation) -> bool {
     accepted
 }
 
-fn negotiation() -> Renegotiation {
+fn negotiation() -> Negotiation {
     let offer = PublishOffer::parse(PUBLISH).unwrap();
     let answer = offer.answer(&local(), &Capabilities::default()).unwrap();
-    Renegotiation::from_publish(&offer, &answer, local(), Capabilities::default())
+    Negotiation::from_publish(&offer, &answer, local(), Capabilities::default())
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn real_whep_offer_is_answered_sendonly() {
 fn vp8_track(ssrc: u32, rtx: u32, id: &str) -> OutgoingTrack {
     OutgoingTrack {
         kind: MediaKind::Video,
-        codec: Codec {
+        codec: PayloadFormat {
             pt: 120,
             name: CodecName::Vp8,
             clock_rate: 90_000,
@@ -111,7 +111,7 @@ fn vp8_track(ssrc: u32, rtx: u32, id: &str) -> OutgoingTrack {
 fn opus_track(ssrc: u32, id: &str) -> OutgoingTrack {
     OutgoingTrack {
         kind: MediaKind::Audio,
-        codec: Codec {
+        codec: PayloadFormat {
             pt: 109,
             name: CodecName::Opus,
             clock_rate: 48_000,
@@ -134,9 +134,9 @@ fn real_answers_to_three_sfu_offers_are_accepted() {
     let offer = PublishOffer::parse(PUBLISH_156).unwrap();
     let caps = Capabilities::default();
     let answer = offer.answer(&local(), &caps).unwrap();
-    let mut neg = Renegotiation::from_publish(&offer, &answer, local(), caps);
+    let mut neg = Negotiation::from_publish(&offer, &answer, local(), caps);
     let live =
-        |neg: &Renegotiation| -> Vec<String> { neg.sections().map(|s| s.mid.clone()).collect() };
+        |neg: &Negotiation| -> Vec<String> { neg.sections().map(|s| s.mid.clone()).collect() };
 
     // Round 1: two pulled tracks appended.
     neg.add_track(&vp8_track(5000, 5001, "pulled-v")).unwrap();
@@ -169,7 +169,7 @@ fn a_real_answer_is_refused_against_the_wrong_offer() {
     let offer = PublishOffer::parse(PUBLISH_156).unwrap();
     let caps = Capabilities::default();
     let answer = offer.answer(&local(), &caps).unwrap();
-    let mut neg = Renegotiation::from_publish(&offer, &answer, local(), caps);
+    let mut neg = Negotiation::from_publish(&offer, &answer, local(), caps);
     neg.add_track(&vp8_track(5000, 5001, "pulled-v")).unwrap();
     neg.create_offer().unwrap();
     // Answer 1 has four sections; this offer has three.

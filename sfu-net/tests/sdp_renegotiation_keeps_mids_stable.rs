@@ -8,7 +8,7 @@ mod sdp_support;
 use sdp_support::*;
 use sfu_net::sdp::*;
 
-fn track(kind: MediaKind, codec: Codec, ssrc: u32, rtx: Option<u32>, id: &str) -> OutgoingTrack {
+fn track(kind: MediaKind, codec: PayloadFormat, ssrc: u32, rtx: Option<u32>, id: &str) -> OutgoingTrack {
     OutgoingTrack {
         kind,
         codec,
@@ -22,9 +22,9 @@ fn track(kind: MediaKind, codec: Codec, ssrc: u32, rtx: Option<u32>, id: &str) -
     }
 }
 
-fn codec(pt: u8, name: CodecName, fmtp: Option<&str>) -> Codec {
+fn codec(pt: u8, name: CodecName, fmtp: Option<&str>) -> PayloadFormat {
     let audio = name == CodecName::Opus;
-    Codec {
+    PayloadFormat {
         pt,
         name,
         clock_rate: if audio { 48_000 } else { 90_000 },
@@ -81,11 +81,11 @@ fn browser_answer(offer: &Description) -> Description {
     }
 }
 
-fn after_publish() -> Renegotiation {
+fn after_publish() -> Negotiation {
     let offer = PublishOffer::parse(PUBLISH).unwrap();
     let caps = Capabilities::default();
     let answer = offer.answer(&local(), &caps).unwrap();
-    Renegotiation::from_publish(&offer, &answer, local(), caps)
+    Negotiation::from_publish(&offer, &answer, local(), caps)
 }
 
 fn mids(d: &Description) -> Vec<&str> {
@@ -146,7 +146,7 @@ fn bundle_keeps_one_meaning_per_payload_type_and_extension_id() {
     let h264_section = offer.section("3").unwrap();
     let h264_pt = h264_section.codecs[0].pt;
     let rtx_pt = h264_section.codecs[1].pt;
-    let all: Vec<&Codec> = offer.sections.iter().flat_map(|s| &s.codecs).collect();
+    let all: Vec<&PayloadFormat> = offer.sections.iter().flat_map(|s| &s.codecs).collect();
     for pt in [h264_pt, rtx_pt] {
         assert!(
             all.iter()
@@ -228,7 +228,7 @@ fn answer_narrows_codecs_and_extensions() {
 
 #[test]
 fn pull_only_session_offers_actpass_and_accepts_active() {
-    let mut neg = Renegotiation::new(local(), Capabilities::default());
+    let mut neg = Negotiation::new(local(), Capabilities::default());
     assert_eq!(neg.create_offer(), Err(SdpError::NothingToNegotiate));
     let opus = track(
         MediaKind::Audio,
@@ -281,14 +281,14 @@ fn media_changes_wait_for_the_answer_and_rollback_restores() {
     ));
 }
 
-fn offer_in_flight() -> (Renegotiation, Description) {
+fn offer_in_flight() -> (Negotiation, Description) {
     let mut neg = after_publish();
     neg.add_track(&vp8(96)).unwrap();
     let offer = neg.create_offer().unwrap();
     (neg, offer)
 }
 
-fn assert_mismatch(neg: &mut Renegotiation, answer: &Description) {
+fn assert_mismatch(neg: &mut Negotiation, answer: &Description) {
     let err = neg.apply_answer(&answer.to_sdp()).unwrap_err();
     assert!(matches!(err, SdpError::AnswerMismatch { .. }), "{err}");
     assert!(
@@ -342,7 +342,7 @@ fn answer_that_changes_dtls_or_ice_or_role_is_refused() {
 
 #[test]
 fn sections_are_bounded() {
-    let mut neg = Renegotiation::new(local(), Capabilities::default());
+    let mut neg = Negotiation::new(local(), Capabilities::default());
     for _ in 0..limits::MAX_MEDIA_SECTIONS {
         neg.add_track(&vp8(96)).unwrap();
     }
@@ -367,7 +367,7 @@ fn viewer_session_gets_more_tracks_with_its_first_ones_unchanged() {
         track: vp8(96),
     }];
     let answer = offer.answer(&local(), &caps, &first).unwrap();
-    let mut neg = Renegotiation::from_viewer(&offer, &answer, local(), caps);
+    let mut neg = Negotiation::from_viewer(&offer, &answer, local(), caps);
     // The audio section we rejected is recycled, under a new mid.
     assert_eq!(neg.add_track(&vp8(96)).unwrap(), "2");
     let reoffer = neg.create_offer().unwrap();

@@ -400,7 +400,7 @@ fn viewer_answer_refuses_unknown_mid_and_kind_mismatch() {
     let offer = ViewerOffer::parse(WHEP).unwrap();
     let track = OutgoingTrack {
         kind: MediaKind::Audio,
-        codec: Codec {
+        codec: PayloadFormat {
             pt: 111,
             name: CodecName::Opus,
             clock_rate: 48_000,
@@ -437,7 +437,7 @@ fn viewer_answer_refuses_unknown_mid_and_kind_mismatch() {
     );
     // A track whose codec the viewer did not offer.
     let mut g722 = track.clone();
-    g722.codec = Codec {
+    g722.codec = PayloadFormat {
         name: CodecName::Other("G722".into()),
         clock_rate: 8000,
         channels: None,
@@ -476,7 +476,7 @@ fn track_ids_cannot_inject_sdp_lines() {
     let offer = ViewerOffer::parse(WHEP).unwrap();
     let track = OutgoingTrack {
         kind: MediaKind::Video,
-        codec: Codec {
+        codec: PayloadFormat {
             pt: 96,
             name: CodecName::Vp8,
             clock_rate: 90_000,
@@ -506,7 +506,7 @@ fn track_ids_cannot_inject_sdp_lines() {
             ..
         }
     ));
-    let mut neg = Renegotiation::new(local(), Capabilities::default());
+    let mut neg = Negotiation::new(local(), Capabilities::default());
     let mut bad_cname = track;
     bad_cname.msid.stream = "cam".into();
     bad_cname.cname = String::new();

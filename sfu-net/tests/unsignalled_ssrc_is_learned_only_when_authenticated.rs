@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use sfu_net::{EndpointConfig, Event};
+use sfu_net::{EndpointConfig, EndpointEvent};
 
 #[test]
 fn authenticated_unsignalled_ssrcs_are_learned_forged_ones_are_not() {
@@ -32,17 +32,17 @@ fn authenticated_unsignalled_ssrcs_are_learned_forged_ones_are_not() {
     let events = pump(&mut ep, &mut [&mut peer], t0);
     let rtp = events
         .iter()
-        .filter(|e| matches!(e, Event::Rtp { .. }))
+        .filter(|e| matches!(e, EndpointEvent::Rtp { .. }))
         .count();
     let rtcp = events
         .iter()
-        .filter(|e| matches!(e, Event::Rtcp { .. }))
+        .filter(|e| matches!(e, EndpointEvent::Rtcp { .. }))
         .count();
     assert_eq!((rtp, rtcp), (3, 1));
     // The forged SSRC is still unknown: its genuine packet is learned now.
     let wire = peer.protect_rtp(2, 0xBBBB, 500);
     ep.handle_datagram(t0, peer.addr, server_addr(), &wire);
-    assert!(matches!(ep.poll_event(), Some(Event::Rtp { .. })));
+    assert!(matches!(ep.poll_event(), Some(EndpointEvent::Rtp { .. })));
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn learning_stops_at_the_ssrc_limit() {
     assert_eq!(
         events
             .iter()
-            .filter(|e| matches!(e, Event::Rtp { .. }))
+            .filter(|e| matches!(e, EndpointEvent::Rtp { .. }))
             .count(),
         1
     );

@@ -1,47 +1,58 @@
-//! The mio driver: one thread owning the UDP socket, the sans-IO
-//! [`Endpoint`](crate::Endpoint) and an `sfu-core` router, turning commands
-//! from application threads (publish, view, attach, layer preference, close)
-//! into sessions and tracks, and reporting what happens on a channel.
+//! The mio driver: one thread that owns the media sockets (one per address
+//! family, `recvmmsg`/`sendmmsg`) and a [`Node`], and runs the node's
+//! contract — datagrams in, timers, commands from application threads,
+//! transmits out, events onto a channel. It makes no protocol decision:
+//! everything it does to media and sessions is a node call.
 //!
-//! Anything that wants another loop (tokio, io_uring, a test harness) can
-//! drive `Endpoint` and `Router` itself: this module is one thin loop
-//! around them, not the only way in.
+//! Another loop (tokio, io_uring, a test harness) drives the [`Node`]
+//! itself instead; `examples/std_loop.rs` does it on `std::net` in a few
+//! dozen lines.
 
-mod event_loop;
-mod relay;
-mod signaling;
+mod run;
 mod udp;
+
+pub use udp::{BATCH, MAX_DATAGRAM};
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::sdp::{Capabilities, MediaKind};
-use crate::{Certificate, EndpointConfig};
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
-use sfu_core::{EndReason, RouterConfig, SessionId, ShieldConfig, SubscriptionId};
+use sfu_core::{RouterConfig, SessionId, ShieldConfig};
 
-pub use relay::{RelayKeys, RelayOffer, RelayTrack};
-pub use udp::{BATCH, MAX_DATAGRAM};
+use crate::node::{Negotiated, Node, NodeConfig, NodeEvent, NodeStats, Publication, Viewing};
+use crate::sdp::Capabilities;
+use crate::{Certificate, EndpointConfig, Error};
 
 /// How long a request waits for the driver thread before giving up.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the driver needs to start.
+/// At most this many commands wait for the driver thread; beyond it a
+/// request fails at once with [`Error::DriverStopped`] rather than queueing
+/// without bound.
+const MAX_QUEUED_COMMANDS: usize = 4096;
+
+/// At most this many events wait on the channel for the application.
+const MAX_QUEUED_EVENTS: usize = 65_536;
+
+/// What the driver needs to start. `#[non_exhaustive]`: build it with
+/// [`DriverConfig::new`] or [`DriverConfig::all_interfaces`], then set fields.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DriverConfig {
-    /// The UDP address every peer talks to (one port for everyone).
-    pub bind: SocketAddr,
-    /// The IP announced in SDP candidates, when the bind address is not
-    /// reachable as is (NAT, containers). Defaults to the bind IP.
-    pub public_ip: Option<IpAddr>,
-    /// A second socket for the other address family (e.g. `[::]:8443` next
-    /// to an IPv4 `bind`), announced as a second candidate.
-    pub bind_other_family: Option<SocketAddr>,
-    /// The IP announced for the second socket, like `public_ip`.
-    pub public_ip_other_family: Option<IpAddr>,
+    /// The media sockets: at most one per address family, every peer
+    /// talks to them (one port for everyone). A wildcard address listens
+    /// on every interface of its family.
+    pub sockets: Vec<SocketAddr>,
+    /// The IPs announced as ICE host candidates (a public IP behind NAT,
+    /// say). Empty: a socket bound to one address announces it; a wildcard
+    /// socket announces every non-loopback interface address of its
+    /// family (IPv6 link-local excluded), or its family's loopback when
+    /// the machine has no other.
+    pub announce: Vec<IpAddr>,
     /// Router settings.
     pub router: RouterConfig,
     /// NACK shield settings.
@@ -57,13 +68,11 @@ pub struct DriverConfig {
 }
 
 impl DriverConfig {
-    /// Defaults for everything but the address.
+    /// One media socket on `bind`, defaults for the rest.
     pub fn new(bind: SocketAddr) -> Self {
         Self {
-            bind,
-            public_ip: None,
-            bind_other_family: None,
-            public_ip_other_family: None,
+            sockets: vec![bind],
+            announce: Vec::new(),
             router: RouterConfig::default(),
             shield: ShieldConfig::default(),
             endpoint: EndpointConfig::default(),
@@ -72,155 +81,41 @@ impl DriverConfig {
             socket_buffer: 4 * 1024 * 1024,
         }
     }
+
+    /// Media on `port` of every interface, IPv4 (`0.0.0.0`) and IPv6
+    /// (`[::]`), announcing the interface addresses browsers use.
+    pub fn all_interfaces(port: u16) -> Self {
+        let mut config = Self::new(SocketAddr::from(([0, 0, 0, 0], port)));
+        config
+            .sockets
+            .push(SocketAddr::from(([0u16; 8], port)));
+        config
+    }
 }
 
-/// What went wrong with a request.
-#[derive(Debug, thiserror::Error)]
-pub enum DriverError {
-    /// The offer is not one we can answer; the message names why.
-    #[error("unsupported offer: {0}")]
-    Sdp(#[from] crate::sdp::SdpError),
-    /// The endpoint refused (limits, duplicate ufrag, bad fingerprint...).
-    #[error("transport: {0}")]
-    Net(#[from] crate::Error),
-    /// The router refused (limits, unknown session or track...).
-    #[error("router: {0}")]
-    Router(#[from] sfu_core::Error),
-    /// No such session in the driver.
-    #[error("unknown session {0}")]
-    UnknownSession(SessionId),
-    /// The session is not a viewer (or not a publisher) as the request needs.
-    #[error("session {0} has the wrong role for this request")]
-    WrongRole(SessionId),
-    /// Both sockets would be of the same address family.
-    #[error("bind_other_family must be of the other address family than bind")]
-    SameFamily,
-    /// The socket could not be opened.
-    #[error("socket: {0}")]
-    Io(#[from] std::io::Error),
-    /// The driver thread is gone or did not answer in time.
-    #[error("the driver thread is not running")]
-    Stopped,
+type Call = Box<dyn FnOnce(&mut Node, Instant) + Send>;
+
+/// The channel [`NodeEvent`]s arrive on (clone it to read from several threads).
+pub type Events = Receiver<NodeEvent>;
+
+/// What the driver thread and its handles share.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Set to stop the thread.
+    pub stop: AtomicBool,
+    /// Datagrams the kernel refused.
+    pub send_refused: AtomicU64,
+    /// Datagrams dropped on a full send buffer.
+    pub send_dropped: AtomicU64,
 }
 
-/// The channel [`DriverEvent`]s arrive on (clone it to read from several threads).
-pub type Events = Receiver<DriverEvent>;
-
-/// A published session.
-#[derive(Debug, Clone)]
-pub struct Publication {
-    /// The session id (use it for `attach`, `close`).
-    pub session: SessionId,
-    /// The SDP answer for the client.
-    pub answer: String,
-    /// The tracks it publishes: `(name, kind, simulcast rids)`.
-    pub tracks: Vec<(String, MediaKind, Vec<String>)>,
-}
-
-/// A viewing session.
-#[derive(Debug, Clone)]
-pub struct Viewing {
-    /// The session id.
-    pub session: SessionId,
-    /// The SDP answer for the client.
-    pub answer: String,
-}
-
-/// What the driver reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DriverEvent {
-    /// ICE and DTLS completed: media can flow.
-    Connected {
-        /// The session.
-        session: SessionId,
-    },
-    /// A session ended (consent expired, close_notify, failure, or closed
-    /// by the application); its tracks ended with it.
-    Closed {
-        /// The session.
-        session: SessionId,
-        /// Why, in words.
-        reason: String,
-    },
-    /// A viewer stopped receiving a track.
-    SubscriptionEnded {
-        /// The viewer.
-        subscriber: SessionId,
-        /// The subscription.
-        subscription: SubscriptionId,
-        /// Why.
-        reason: EndReason,
-    },
-}
-
-/// Counters of the endpoint and router, as a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DriverStats {
-    /// The endpoint's counters.
-    pub endpoint: crate::EndpointStats,
-    /// The router's counters.
-    pub router: sfu_core::RouterStats,
-    /// Live sessions.
-    pub sessions: usize,
-    /// Datagrams the socket refused (send buffer full).
-    pub send_dropped: u64,
-}
-
-pub(crate) enum Command {
-    Publish(String, Sender<Result<Publication, DriverError>>),
-    View {
-        offer: String,
-        source: Option<SessionId>,
-        layer: Option<String>,
-        reply: Sender<Result<Viewing, DriverError>>,
-    },
-    Attach {
-        viewer: SessionId,
-        source: SessionId,
-        reply: Sender<Result<(), DriverError>>,
-    },
-    PreferLayer {
-        viewer: SessionId,
-        rid: Option<String>,
-        reply: Sender<Result<(), DriverError>>,
-    },
-    Close(SessionId, Sender<Result<(), DriverError>>),
-    Pull {
-        session: SessionId,
-        source: SessionId,
-        reply: Sender<Result<String, DriverError>>,
-    },
-    Answer {
-        session: SessionId,
-        answer: String,
-        reply: Sender<Result<(), DriverError>>,
-    },
-    RelayOut {
-        source: SessionId,
-        bind: SocketAddr,
-        keys: Option<RelayKeys>,
-        reply: Sender<Result<RelayOffer, DriverError>>,
-    },
-    RelayIn {
-        offer: RelayOffer,
-        bind: SocketAddr,
-        keys: Option<RelayKeys>,
-        reply: Sender<Result<(SessionId, SocketAddr), DriverError>>,
-    },
-    RelayConnect {
-        session: SessionId,
-        remote: SocketAddr,
-        reply: Sender<Result<(), DriverError>>,
-    },
-    Stats(Sender<Result<DriverStats, DriverError>>),
-    Shutdown,
-}
-
-/// A cheap, clonable handle for application threads.
+/// A cheap, clonable handle for application threads: every method runs
+/// one node command on the driver thread and waits for its result.
 #[derive(Clone)]
 pub struct DriverHandle {
-    commands: Sender<Command>,
+    calls: Sender<Call>,
     waker: Arc<Waker>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for DriverHandle {
@@ -230,195 +125,169 @@ impl std::fmt::Debug for DriverHandle {
 }
 
 impl DriverHandle {
-    fn request<T>(
+    /// Runs `command` on the node, on the driver thread, with the current
+    /// time, and returns what it returned. Every other method is this.
+    pub fn call<T: Send + 'static>(
         &self,
-        make: impl FnOnce(Sender<Result<T, DriverError>>) -> Command,
-    ) -> Result<T, DriverError> {
+        command: impl FnOnce(&mut Node, Instant) -> T + Send + 'static,
+    ) -> Result<T, Error> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.commands
-            .send(make(tx))
-            .map_err(|_| DriverError::Stopped)?;
-        self.waker.wake().map_err(|_| DriverError::Stopped)?;
+        let call: Call = Box::new(move |node, now| {
+            let _ = tx.send(command(node, now));
+        });
+        self.calls
+            .try_send(call)
+            .map_err(|_| Error::DriverStopped)?;
+        self.waker.wake().map_err(|_| Error::DriverStopped)?;
         rx.recv_timeout(REQUEST_TIMEOUT)
-            .map_err(|_| DriverError::Stopped)?
+            .map_err(|_| Error::DriverStopped)
     }
 
-    /// A client publishes (WHIP): answers its offer and publishes each of
-    /// its sending sections as a track named by its mid.
-    pub fn publish(&self, offer: &str) -> Result<Publication, DriverError> {
-        self.request(|reply| Command::Publish(offer.to_owned(), reply))
+    /// [`Node::publish`]: WHIP.
+    pub fn publish(&self, offer: &str) -> Result<Publication, Error> {
+        let offer = offer.to_owned();
+        self.call(move |n, now| n.publish(now, &offer))?
     }
 
-    /// A client views (WHEP): answers its receive-only offer with our
-    /// SSRCs and, when `source` is given, pulls that session's tracks into
-    /// its sections (by kind, in order). `layer` is the preferred RID of a
-    /// simulcast video track (`None`: the highest).
+    /// [`Node::view`] (WHEP) of every track of `source`, if given.
     pub fn view(
         &self,
         offer: &str,
         source: Option<SessionId>,
         layer: Option<String>,
-    ) -> Result<Viewing, DriverError> {
-        self.request(|reply| Command::View {
-            offer: offer.to_owned(),
-            source,
-            layer,
-            reply,
+    ) -> Result<Viewing, Error> {
+        let offer = offer.to_owned();
+        self.call(move |n, now| {
+            let pulls = source.map(|s| n.source_pulls(s)).unwrap_or_default();
+            n.view(now, &offer, &pulls, layer)
+        })?
+    }
+
+    /// [`Node::attach`] of every track of `source`.
+    pub fn attach(&self, viewer: SessionId, source: SessionId) -> Result<(), Error> {
+        self.call(move |n, now| {
+            let pulls = n.source_pulls(source);
+            n.attach(now, viewer, &pulls)
+        })?
+    }
+
+    /// [`Node::set_layer`] on every section of the viewer.
+    pub fn prefer_layer(&self, viewer: SessionId, rid: Option<String>) -> Result<(), Error> {
+        self.call(move |n, _| n.set_layer(viewer, None, rid))?
+    }
+
+    /// [`Node::pull_tracks`] of every track of `source`, in an offer of the
+    /// node's: returns the offer (answer it with [`DriverHandle::answer`]).
+    pub fn pull(&self, session: SessionId, source: SessionId) -> Result<String, Error> {
+        let negotiated: Negotiated = self.call(move |n, now| {
+            let pulls = n.source_pulls(source);
+            if pulls.is_empty() {
+                return Err(Error::TrackNotPublished(source.to_string()));
+            }
+            n.pull_tracks(now, session, &pulls, None)
+        })??;
+        match negotiated.description {
+            Some(d) => Ok(d.sdp),
+            None => Err(Error::NotNegotiated),
+        }
+    }
+
+    /// [`Node::apply_answer`].
+    pub fn answer(&self, session: SessionId, answer: &str) -> Result<(), Error> {
+        let answer = answer.to_owned();
+        self.call(move |n, now| n.apply_answer(now, session, &answer))?
+    }
+
+    /// [`Node::close_session`].
+    pub fn close(&self, session: SessionId) -> Result<(), Error> {
+        self.call(move |n, now| n.close_session(now, session))?
+    }
+
+    /// A snapshot of the node's counters, with the driver's own.
+    pub fn stats(&self) -> Result<DriverStats, Error> {
+        let node = self.call(|n, _| n.stats())?;
+        Ok(DriverStats {
+            node,
+            send_refused: self.shared.send_refused.load(Ordering::Relaxed),
+            send_dropped: self.shared.send_dropped.load(Ordering::Relaxed),
         })
     }
+}
 
-    /// Pulls `source`'s tracks into a viewer's idle sections (a viewer that
-    /// arrived first, or whose publisher restarted). Sequence numbers and
-    /// timestamps continue where the previous source left them.
-    pub fn attach(&self, viewer: SessionId, source: SessionId) -> Result<(), DriverError> {
-        self.request(|reply| Command::Attach {
-            viewer,
-            source,
-            reply,
-        })
-    }
+/// Counters of the node and of the driver's sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverStats {
+    /// The node's counters.
+    pub node: NodeStats,
+    /// Datagrams the kernel refused (bad destination): skipped, the rest of
+    /// their batch sent.
+    pub send_refused: u64,
+    /// Datagrams dropped because a socket's send buffer was full.
+    pub send_dropped: u64,
+}
 
-    /// Changes a viewer's preferred simulcast layer (switches at the next
-    /// keyframe of that layer).
-    pub fn prefer_layer(&self, viewer: SessionId, rid: Option<String>) -> Result<(), DriverError> {
-        self.request(|reply| Command::PreferLayer { viewer, rid, reply })
-    }
-
-    /// `session` pulls every track of `source` through renegotiation: the
-    /// returned SDP is the SFU's offer, adding one `sendonly` section per
-    /// track (existing sections and mids stay as they are). Give the client's
-    /// answer to [`DriverHandle::answer`]; media flows from then on.
-    pub fn pull(&self, session: SessionId, source: SessionId) -> Result<String, DriverError> {
-        self.request(|reply| Command::Pull {
-            session,
-            source,
-            reply,
-        })
-    }
-
-    /// The client's answer to the SFU's offer from [`DriverHandle::pull`].
-    pub fn answer(&self, session: SessionId, answer: &str) -> Result<(), DriverError> {
-        self.request(|reply| Command::Answer {
-            session,
-            answer: answer.to_owned(),
-            reply,
-        })
-    }
-
-    /// Ends a session (sends DTLS close_notify).
-    pub fn close(&self, session: SessionId) -> Result<(), DriverError> {
-        self.request(|reply| Command::Close(session, reply))
-    }
-
-    /// Starts a cascade link on this node: a session that pulls every track
-    /// of `source` and sends it, over a socket bound to `bind`, to the node
-    /// that accepts the returned offer with [`DriverHandle::relay_in`].
-    /// With `keys`, the link is SRTP-protected; the other node needs the same.
-    pub fn relay_out(
-        &self,
-        source: SessionId,
-        bind: SocketAddr,
-        keys: Option<RelayKeys>,
-    ) -> Result<RelayOffer, DriverError> {
-        self.request(|reply| Command::RelayOut {
-            source,
-            bind,
-            keys,
-            reply,
-        })
-    }
-
-    /// Accepts a cascade link on this node: publishes the offered tracks in
-    /// a new session (pull them, or `view`/`attach` it, like any other) and
-    /// returns it with the local address to pass to
-    /// [`DriverHandle::relay_connect`] on the sending node.
-    pub fn relay_in(
-        &self,
-        offer: RelayOffer,
-        bind: SocketAddr,
-        keys: Option<RelayKeys>,
-    ) -> Result<(SessionId, SocketAddr), DriverError> {
-        self.request(|reply| Command::RelayIn {
-            offer,
-            bind,
-            keys,
-            reply,
-        })
-    }
-
-    /// Completes a cascade link on the sending node.
-    pub fn relay_connect(&self, session: SessionId, remote: SocketAddr) -> Result<(), DriverError> {
-        self.request(|reply| Command::RelayConnect {
-            session,
-            remote,
-            reply,
-        })
-    }
-
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> Result<DriverStats, DriverError> {
-        self.request(Command::Stats)
-    }
+/// One bound media socket.
+pub(crate) struct MediaSocket {
+    pub socket: UdpSocket,
+    pub local: SocketAddr,
 }
 
 /// The running driver: its thread, handle and event channel.
 #[derive(Debug)]
 pub struct Driver {
     handle: DriverHandle,
-    events: Receiver<DriverEvent>,
-    local_addr: SocketAddr,
-    local_addr_other: Option<SocketAddr>,
+    events: Receiver<NodeEvent>,
+    local_addrs: Vec<SocketAddr>,
+    candidates: Vec<SocketAddr>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Driver {
-    /// Binds the socket and starts the driver thread.
-    pub fn spawn(config: DriverConfig) -> Result<Self, DriverError> {
-        let mut sockets = Vec::new();
-        let binds = std::iter::once((config.bind, config.public_ip)).chain(
-            config
-                .bind_other_family
-                .map(|b| (b, config.public_ip_other_family)),
-        );
-        for (bind, public_ip) in binds {
-            if sockets
-                .iter()
-                .any(|m: &event_loop::MediaSocket| m.local.is_ipv4() == bind.is_ipv4())
-            {
-                return Err(DriverError::SameFamily);
+    /// Binds the sockets, builds the node and starts the driver thread.
+    pub fn spawn(config: DriverConfig) -> Result<Self, Error> {
+        let mut sockets: Vec<MediaSocket> = Vec::new();
+        for &bind in &config.sockets {
+            if sockets.iter().any(|m| m.local.is_ipv4() == bind.is_ipv4()) {
+                return Err(Error::SameFamily);
             }
-            let socket = UdpSocket::bind(bind)?;
-            socket.set_nonblocking(true)?;
-            udp::set_buffer_sizes(&socket, config.socket_buffer);
+            let socket = udp::bind(bind, config.socket_buffer)?;
             let local = socket.local_addr()?;
-            let announced = SocketAddr::new(public_ip.unwrap_or(local.ip()), local.port());
-            sockets.push(event_loop::MediaSocket {
-                socket,
-                local,
-                announced,
-            });
+            sockets.push(MediaSocket { socket, local });
         }
-        let local_addr = sockets
-            .first()
-            .map(|m| m.local)
-            .ok_or(DriverError::Stopped)?;
-        let local_addr_other = sockets.get(1).map(|m| m.local);
+        let candidates = announced(&sockets, &config.announce)?;
+        let certificate = match config.certificate {
+            Some(c) => c,
+            None => Certificate::generate()?,
+        };
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)
+            .map_err(|e| Error::Io(std::io::Error::other(format!("no OS randomness: {e}"))))?;
+        let mut node_config = NodeConfig::new(certificate, seed).with_candidates(candidates.clone());
+        node_config.router = config.router;
+        node_config.shield = config.shield;
+        node_config.endpoint = config.endpoint;
+        node_config.capabilities = config.capabilities;
+        let node = Node::new(node_config)?;
         let poll = mio::Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), event_loop::WAKER)?);
-        let (commands_tx, commands_rx) = crossbeam_channel::unbounded();
-        let (events_tx, events_rx) = crossbeam_channel::unbounded();
-        let mut core = event_loop::Core::new(config, sockets, events_tx)?;
+        let waker = Arc::new(Waker::new(poll.registry(), run::WAKER)?);
+        let (calls_tx, calls_rx) = crossbeam_channel::bounded(MAX_QUEUED_COMMANDS);
+        let (events_tx, events_rx) = crossbeam_channel::bounded(MAX_QUEUED_EVENTS);
+        let local_addrs = sockets.iter().map(|m| m.local).collect();
+        let shared = Arc::new(Shared::default());
+        let mut shell = run::Shell::new(node, sockets, events_tx, Arc::clone(&shared));
         let thread = std::thread::Builder::new()
             .name("sfu-driver".into())
-            .spawn(move || core.run(poll, commands_rx))?;
+            .spawn(move || shell.run(poll, calls_rx))?;
         Ok(Self {
             handle: DriverHandle {
-                commands: commands_tx,
+                calls: calls_tx,
                 waker,
+                shared,
             },
             events: events_rx,
-            local_addr,
-            local_addr_other,
+            local_addrs,
+            candidates,
             thread: Some(thread),
         })
     }
@@ -433,14 +302,22 @@ impl Driver {
         &self.events
     }
 
-    /// The UDP address actually bound.
+    /// The first media socket's bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs
+            .first()
+            .copied()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// The other address family's socket, when configured.
-    pub fn local_addr_other_family(&self) -> Option<SocketAddr> {
-        self.local_addr_other
+    /// Every media socket's bound address.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The host candidates every SDP of the node announces.
+    pub fn candidates(&self) -> &[SocketAddr] {
+        &self.candidates
     }
 
     /// Closes every session and stops the thread.
@@ -449,7 +326,7 @@ impl Driver {
     }
 
     fn stop(&mut self) {
-        let _ = self.handle.commands.send(Command::Shutdown);
+        self.handle.shared.stop.store(true, Ordering::Relaxed);
         let _ = self.handle.waker.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -461,4 +338,40 @@ impl Drop for Driver {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The host candidates for `sockets`: the configured IPs on each socket's
+/// port, else each socket's own address, or for a wildcard socket the
+/// interface addresses of its family that a browser uses.
+fn announced(sockets: &[MediaSocket], announce: &[IpAddr]) -> Result<Vec<SocketAddr>, Error> {
+    let interfaces = udp::interface_addresses().unwrap_or_default();
+    let mut out = Vec::new();
+    for m in sockets {
+        let port = m.local.port();
+        let family = |ip: &IpAddr| ip.is_ipv4() == m.local.is_ipv4();
+        if !announce.is_empty() {
+            out.extend(announce.iter().filter(|ip| family(ip)).map(|&ip| SocketAddr::new(ip, port)));
+            continue;
+        }
+        if !m.local.ip().is_unspecified() {
+            out.push(m.local);
+            continue;
+        }
+        let usable: Vec<SocketAddr> = interfaces
+            .iter()
+            .filter(|i| i.is_host_candidate() && family(&i.ip))
+            .map(|i| SocketAddr::new(i.ip, port))
+            .collect();
+        if usable.is_empty() {
+            let loopback = if m.local.is_ipv4() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
+            };
+            out.push(SocketAddr::new(loopback, port));
+        } else {
+            out.extend(usable);
+        }
+    }
+    Ok(out)
 }

@@ -47,7 +47,7 @@ pub const BATCH: usize = 32;
 /// - an IPv6 socket is IPv6-only (`IPV6_V6ONLY`), so `[::]:P` and
 ///   `0.0.0.0:P` can be bound side by side, one socket per address family;
 /// - it asks for `buffer` bytes of receive and send buffer (see
-///   [`set_buffer_sizes`]; not granting them is not an error);
+///   `SO_RCVBUF`/`SO_SNDBUF`); not granting them is not an error);
 /// - on Linux it reports each datagram's local destination address
 ///   (`IP_PKTINFO` / `IPV6_RECVPKTINFO`), which [`recv_batch`] hands on as
 ///   [`Received::to`].
@@ -62,17 +62,6 @@ pub fn bind(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
     sys::report_destination(&socket, addr.is_ipv6())?;
     socket2::SockRef::from(&socket).bind(&addr.into())?;
     Ok(socket)
-}
-
-/// Asks the kernel for `bytes` of receive and send buffer, so a burst that
-/// arrives while the driver thread is descheduled is not dropped. On Linux
-/// the `FORCE` variants are tried first (they pass the `net.core.rmem_max` /
-/// `wmem_max` cap but need `CAP_NET_ADMIN`), then the plain ones, which the
-/// kernel caps. Failure is not fatal: the defaults stay.
-///
-/// [`bind`] already does this; this is for sockets bound elsewhere.
-pub fn set_buffer_sizes(socket: &UdpSocket, bytes: usize) {
-    sys::set_buffer_sizes(socket, bytes);
 }
 
 /// Receive buffers for [`BATCH`] datagrams, allocated once and reused by

@@ -141,10 +141,11 @@ pub(crate) fn rejected_section(offered: &MediaSection) -> MediaSection {
     }
 }
 
-fn answer_description(
+pub(crate) fn answer_description(
     offer: &Description,
     local: &LocalTransport,
     sections: Vec<MediaSection>,
+    version: u64,
 ) -> Result<Description, SdpError> {
     let bundle: Vec<String> = sections
         .iter()
@@ -156,7 +157,7 @@ fn answer_description(
     }
     Ok(Description {
         session_id: local.session_id,
-        session_version: 1,
+        session_version: version,
         ice_lite: true,
         extmap_allow_mixed: offer.extmap_allow_mixed,
         bundle,
@@ -178,7 +179,7 @@ fn keep_extensions(offered: &MediaSection, ours: &[ExtensionUri]) -> Vec<HeaderE
 
 /// Parses a client offer and checks what every offer to the SFU must have
 /// (the rules [`PublishOffer::parse`] documents).
-fn parse_offer(text: &str) -> Result<(Description, RemoteTransport), SdpError> {
+pub(crate) fn parse_offer(text: &str) -> Result<(Description, RemoteTransport), SdpError> {
     let description = Description::parse(text)?;
     let remote = check_transport(&description)?;
     check_offer_setup(remote.setup)?;
@@ -217,40 +218,7 @@ impl PublishOffer {
     /// given the answer built from it: one entry per section the answer
     /// accepted as `recvonly`.
     pub fn tracks(&self, answer: &Description) -> Vec<PublishedTrack> {
-        answer
-            .sections
-            .iter()
-            .filter(|s| s.direction == Direction::RecvOnly && !s.is_rejected())
-            .filter_map(|ours| {
-                let theirs = self.description.section(&ours.mid)?;
-                let codec = ours.media_codecs().next()?.clone();
-                let rtx_pt = ours.rtx_for(codec.pt).map(|c| c.pt);
-                // With rid simulcast Chromium signals no SSRCs: the router
-                // learns them from the rid header extension instead.
-                let pair = theirs.rtx_pairs.first();
-                let ssrc = pair
-                    .map(|p| p.primary)
-                    .or_else(|| theirs.ssrcs.first().map(|s| s.ssrc));
-                Some(PublishedTrack {
-                    mid: ours.mid.clone(),
-                    kind: ours.kind,
-                    msid: theirs
-                        .msid
-                        .clone()
-                        .or_else(|| theirs.ssrcs.iter().find_map(|s| s.msid.clone())),
-                    codec,
-                    rtx_pt,
-                    ssrc,
-                    rtx_ssrc: pair.map(|p| p.rtx).filter(|_| rtx_pt.is_some()),
-                    rids: ours
-                        .simulcast
-                        .iter()
-                        .flat_map(|sim| sim.layers.iter().map(|l| l.rid.clone()))
-                        .collect(),
-                    extensions: ours.extensions.clone(),
-                })
-            })
-            .collect()
+        published_tracks(&self.description, answer)
     }
 
     /// The SFU's answer: ice-lite, our credentials and fingerprint,
@@ -265,52 +233,150 @@ impl PublishOffer {
         local: &LocalTransport,
         caps: &Capabilities,
     ) -> Result<Description, SdpError> {
-        let mut sections = Vec::with_capacity(self.description.sections.len());
-        for offered in &self.description.sections {
-            if offered.is_rejected() || offered.kind == MediaKind::Application {
-                sections.push(rejected_section(offered));
-                continue;
-            }
-            let chosen = caps.pick(offered).ok_or_else(|| SdpError::NoCommonCodec {
-                mid: offered.mid.clone(),
-                kind: offered.kind,
-            })?;
-            let direction = if offered.direction.sends() {
-                Direction::RecvOnly
-            } else {
-                Direction::Inactive
-            };
-            let mut section = accepted_section(offered, direction, local);
-            section.codecs.push(caps.answer_codec(offered.kind, chosen));
-            if caps.rtx
-                && offered.kind == MediaKind::Video
-                && let Some(rtx) = offered.rtx_for(chosen.pt)
-            {
-                section.codecs.push(caps.answer_codec(offered.kind, rtx));
-            }
-            section.extensions = keep_extensions(offered, &caps.receive_extensions);
-            if let Some(sim) = &offered.simulcast
-                && sim.direction == RidDirection::Send
-                && section.extension_id(&ExtensionUri::Rid).is_some()
-            {
-                section.rids = sim
-                    .layers
-                    .iter()
-                    .map(|l| Rid {
-                        id: l.rid.clone(),
-                        direction: RidDirection::Recv,
-                        restrictions: None,
-                    })
-                    .collect();
-                section.simulcast = Some(Simulcast {
-                    direction: RidDirection::Recv,
-                    layers: sim.layers.clone(),
-                });
-            }
-            sections.push(section);
-        }
-        answer_description(&self.description, local, sections)
+        let sections = self
+            .description
+            .sections
+            .iter()
+            .map(|offered| {
+                if offered.is_rejected() || offered.kind == MediaKind::Application {
+                    Ok(rejected_section(offered))
+                } else {
+                    receive_section(offered, local, caps)
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        answer_description(&self.description, local, sections, 1)
     }
+}
+
+/// Our answer to a section the client publishes on: `recvonly` with the
+/// first of our codecs it offers (plus its RTX), the feedback and header
+/// extensions both sides support (offer's ids), and simulcast mirrored as
+/// `a=rid:<id> recv` + `a=simulcast:recv`. A section that does not send is
+/// answered `inactive`.
+pub(crate) fn receive_section(
+    offered: &MediaSection,
+    local: &LocalTransport,
+    caps: &Capabilities,
+) -> Result<MediaSection, SdpError> {
+    let chosen = caps.pick(offered).ok_or_else(|| SdpError::NoCommonCodec {
+        mid: offered.mid.clone(),
+        kind: offered.kind,
+    })?;
+    let direction = if offered.direction.sends() {
+        Direction::RecvOnly
+    } else {
+        Direction::Inactive
+    };
+    let mut section = accepted_section(offered, direction, local);
+    section.codecs.push(caps.answer_codec(offered.kind, chosen));
+    if caps.rtx
+        && offered.kind == MediaKind::Video
+        && let Some(rtx) = offered.rtx_for(chosen.pt)
+    {
+        section.codecs.push(caps.answer_codec(offered.kind, rtx));
+    }
+    section.extensions = keep_extensions(offered, &caps.receive_extensions);
+    if let Some(sim) = &offered.simulcast
+        && sim.direction == RidDirection::Send
+        && section.extension_id(&ExtensionUri::Rid).is_some()
+    {
+        section.rids = sim
+            .layers
+            .iter()
+            .map(|l| Rid {
+                id: l.rid.clone(),
+                direction: RidDirection::Recv,
+                restrictions: None,
+            })
+            .collect();
+        section.simulcast = Some(Simulcast {
+            direction: RidDirection::Recv,
+            layers: sim.layers.clone(),
+        });
+    }
+    Ok(section)
+}
+
+/// Our answer to a section the client receives on: `sendonly` with the
+/// client's payload type for the track's codec (which it must offer), our
+/// SSRC (and RTX SSRC with an `a=ssrc-group:FID`, when the client offered
+/// RTX), msid and cname. A section that does not receive is answered
+/// `inactive`.
+pub(crate) fn send_section(
+    offered: &MediaSection,
+    track: &OutgoingTrack,
+    local: &LocalTransport,
+    caps: &Capabilities,
+) -> Result<MediaSection, SdpError> {
+    track.check()?;
+    if track.kind != offered.kind {
+        return Err(SdpError::TrackKindMismatch {
+            mid: offered.mid.clone(),
+            section: offered.kind,
+            track: track.kind,
+        });
+    }
+    let codec = offered
+        .media_codecs()
+        .find(|c| c.same_format(&track.codec))
+        .ok_or_else(|| SdpError::NoCommonCodec {
+            mid: offered.mid.clone(),
+            kind: offered.kind,
+        })?;
+    let direction = if offered.direction.receives() {
+        Direction::SendOnly
+    } else {
+        Direction::Inactive
+    };
+    let rtx = offered
+        .rtx_for(codec.pt)
+        .filter(|_| caps.rtx && track.rtx_ssrc.is_some())
+        .map(|rtx| caps.answer_codec(offered.kind, rtx));
+    let mut section = accepted_section(offered, direction, local);
+    track.fill(&mut section, caps.answer_codec(offered.kind, codec), rtx);
+    section.extensions = keep_extensions(offered, &caps.send_extensions);
+    Ok(section)
+}
+
+/// What the router needs to receive each track a client offer publishes,
+/// given the SFU's answer to it: one entry per section the answer accepted
+/// as `recvonly`.
+pub fn published_tracks(offer: &Description, answer: &Description) -> Vec<PublishedTrack> {
+    answer
+        .sections
+        .iter()
+        .filter(|s| s.direction == Direction::RecvOnly && !s.is_rejected())
+        .filter_map(|ours| {
+            let theirs = offer.section(&ours.mid)?;
+            let codec = ours.media_codecs().next()?.clone();
+            let rtx_pt = ours.rtx_for(codec.pt).map(|c| c.pt);
+            // With rid simulcast Chromium signals no SSRCs: the router
+            // learns them from the rid header extension instead.
+            let pair = theirs.rtx_pairs.first();
+            let ssrc = pair
+                .map(|p| p.primary)
+                .or_else(|| theirs.ssrcs.first().map(|s| s.ssrc));
+            Some(PublishedTrack {
+                mid: ours.mid.clone(),
+                kind: ours.kind,
+                msid: theirs
+                    .msid
+                    .clone()
+                    .or_else(|| theirs.ssrcs.iter().find_map(|s| s.msid.clone())),
+                codec,
+                rtx_pt,
+                ssrc,
+                rtx_ssrc: pair.map(|p| p.rtx).filter(|_| rtx_pt.is_some()),
+                rids: ours
+                    .simulcast
+                    .iter()
+                    .flat_map(|sim| sim.layers.iter().map(|l| l.rid.clone()))
+                    .collect(),
+                extensions: ours.extensions.clone(),
+            })
+        })
+        .collect()
 }
 
 /// One track a publish offer sends, as negotiated.
@@ -323,7 +389,7 @@ pub struct PublishedTrack {
     /// The publisher's stream and track ids, when it wrote them.
     pub msid: Option<Msid>,
     /// The one codec the answer accepted, with the publisher's payload type.
-    pub codec: Codec,
+    pub codec: PayloadFormat,
     /// The RTX payload type, when RTX was negotiated.
     pub rtx_pt: Option<u8>,
     /// The media SSRC, when the offer declared one (not with rid simulcast).
@@ -343,7 +409,7 @@ pub struct OutgoingTrack {
     pub kind: MediaKind,
     /// The codec the published track uses (its payload type is the
     /// publisher's; the viewer's may differ and the router rewrites it).
-    pub codec: Codec,
+    pub codec: PayloadFormat,
     /// The SSRC the SFU sends the track with.
     pub ssrc: u32,
     /// The SSRC of its RTX stream, if the SFU repairs this track with RTX.
@@ -378,7 +444,7 @@ impl OutgoingTrack {
     /// The section content for sending this track, given the codec the
     /// other side uses for it (`codec`, with that side's payload type) and
     /// its RTX codec if both sides do RTX.
-    pub(crate) fn fill(&self, section: &mut MediaSection, codec: Codec, rtx: Option<Codec>) {
+    pub(crate) fn fill(&self, section: &mut MediaSection, codec: PayloadFormat, rtx: Option<PayloadFormat>) {
         section.codecs.push(codec);
         section.msid = Some(self.msid.clone());
         section.ssrcs.push(SsrcInfo {
@@ -456,42 +522,17 @@ impl ViewerOffer {
                 });
             }
         }
-        let mut sections = Vec::with_capacity(self.description.sections.len());
-        for offered in &self.description.sections {
-            let sender = senders.iter().find(|s| s.mid == offered.mid);
-            let (Some(sender), false) = (sender, offered.is_rejected()) else {
-                sections.push(rejected_section(offered));
-                continue;
-            };
-            let track = &sender.track;
-            if track.kind != offered.kind {
-                return Err(SdpError::TrackKindMismatch {
-                    mid: offered.mid.clone(),
-                    section: offered.kind,
-                    track: track.kind,
-                });
-            }
-            let codec = offered
-                .media_codecs()
-                .find(|c| c.same_format(&track.codec))
-                .ok_or_else(|| SdpError::NoCommonCodec {
-                    mid: offered.mid.clone(),
-                    kind: offered.kind,
-                })?;
-            let direction = if offered.direction.receives() {
-                Direction::SendOnly
-            } else {
-                Direction::Inactive
-            };
-            let rtx = offered
-                .rtx_for(codec.pt)
-                .filter(|_| caps.rtx && track.rtx_ssrc.is_some())
-                .map(|rtx| caps.answer_codec(offered.kind, rtx));
-            let mut section = accepted_section(offered, direction, local);
-            track.fill(&mut section, caps.answer_codec(offered.kind, codec), rtx);
-            section.extensions = keep_extensions(offered, &caps.send_extensions);
-            sections.push(section);
-        }
-        answer_description(&self.description, local, sections)
+        let sections = self
+            .description
+            .sections
+            .iter()
+            .map(|offered| match senders.iter().find(|s| s.mid == offered.mid) {
+                Some(sender) if !offered.is_rejected() => {
+                    send_section(offered, &sender.track, local, caps)
+                }
+                _ => Ok(rejected_section(offered)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        answer_description(&self.description, local, sections, 1)
     }
 }

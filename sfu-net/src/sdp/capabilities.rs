@@ -13,43 +13,31 @@ pub struct LocalTransport {
     pub ice: IceParameters,
     /// The SHA-256 fingerprint of our DTLS certificate.
     pub fingerprint: Fingerprint,
-    /// The address announced in the host candidate: the public IP and port,
-    /// which may differ from the socket's bind address (NAT, containers).
-    pub candidate: SocketAddr,
-    /// A second host candidate, for the other address family's socket.
-    pub candidate_v6: Option<SocketAddr>,
+    /// The addresses announced as host candidates, most preferred first:
+    /// the interface addresses clients can reach (or the public IP and port
+    /// behind NAT), IPv4 and IPv6.
+    pub candidates: Vec<SocketAddr>,
     /// The `o=` session id: random, chosen by the caller (the crate draws no
     /// randomness itself).
     pub session_id: u64,
 }
 
 impl LocalTransport {
-    /// Our one host candidate: UDP, component 1, host-type priority (RFC 8445 §5.1.2.1).
-    pub fn host_candidate(&self) -> Candidate {
-        Candidate {
-            foundation: "1".to_owned(),
-            component: 1,
-            priority: (126 << 24) | (65535 << 8) | 255,
-            address: self.candidate,
-            kind: CandidateKind::Host,
-        }
-    }
-
-    /// Every host candidate: the main one, then the other family's socket
-    /// (a lower local preference, so clients that can use both try the
-    /// main one first).
+    /// Every host candidate: UDP, component 1, host-type priority (RFC
+    /// 8445 §5.1.2.1) with a local preference falling in the order given,
+    /// so clients try the first address first.
     pub fn host_candidates(&self) -> Vec<Candidate> {
-        let mut all = vec![self.host_candidate()];
-        if let Some(address) = self.candidate_v6 {
-            all.push(Candidate {
-                foundation: "2".to_owned(),
+        self.candidates
+            .iter()
+            .zip(0u32..)
+            .map(|(&address, i)| Candidate {
+                foundation: (i + 1).to_string(),
                 component: 1,
-                priority: (126 << 24) | (65534 << 8) | 255,
+                priority: (126 << 24) | (65535u32.saturating_sub(i) << 8) | 255,
                 address,
                 kind: CandidateKind::Host,
-            });
-        }
-        all
+            })
+            .collect()
     }
 }
 
@@ -58,9 +46,9 @@ impl LocalTransport {
 pub struct CodecCapability {
     /// Audio or video.
     pub kind: MediaKind,
-    /// A template compared with [`Codec::same_format`]; its payload type and
+    /// A template compared with [`PayloadFormat::same_format`]; its payload type and
     /// feedback are ignored. H.264 matches on packetization-mode and profile.
-    pub template: Codec,
+    pub template: PayloadFormat,
 }
 
 /// What the SFU negotiates, in order of preference.
@@ -81,8 +69,8 @@ pub struct Capabilities {
     pub rtx: bool,
 }
 
-fn template(name: CodecName, clock_rate: u32, channels: Option<u16>, fmtp: &str) -> Codec {
-    Codec {
+fn template(name: CodecName, clock_rate: u32, channels: Option<u16>, fmtp: &str) -> PayloadFormat {
+    PayloadFormat {
         pt: 0,
         name,
         clock_rate,
@@ -143,7 +131,7 @@ impl Default for Capabilities {
 
 impl Capabilities {
     /// The offered codec we prefer for a section, by our preference order.
-    pub fn pick<'a>(&self, section: &'a MediaSection) -> Option<&'a Codec> {
+    pub fn pick<'a>(&self, section: &'a MediaSection) -> Option<&'a PayloadFormat> {
         self.codecs
             .iter()
             .filter(|cap| cap.kind == section.kind)
@@ -155,7 +143,7 @@ impl Capabilities {
     }
 
     /// Whether we can forward this codec configuration at all.
-    pub fn supports(&self, kind: MediaKind, codec: &Codec) -> bool {
+    pub fn supports(&self, kind: MediaKind, codec: &PayloadFormat) -> bool {
         self.codecs
             .iter()
             .any(|cap| cap.kind == kind && cap.template.same_format(codec))
@@ -171,9 +159,9 @@ impl Capabilities {
 
     /// `codec` as we answer it: its payload type and fmtp, with only the
     /// feedback both sides support.
-    pub(crate) fn answer_codec(&self, kind: MediaKind, codec: &Codec) -> Codec {
+    pub(crate) fn answer_codec(&self, kind: MediaKind, codec: &PayloadFormat) -> PayloadFormat {
         let ours = self.feedback(kind);
-        Codec {
+        PayloadFormat {
             rtcp_fb: codec
                 .rtcp_fb
                 .iter()

@@ -96,7 +96,7 @@ impl RtcpFeedback {
 
 /// One payload type of an m-section: `a=rtpmap` + `a=fmtp` + `a=rtcp-fb`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Codec {
+pub struct PayloadFormat {
     /// RTP payload type.
     pub pt: u8,
     /// Encoding name.
@@ -111,7 +111,7 @@ pub struct Codec {
     pub rtcp_fb: Vec<RtcpFeedback>,
 }
 
-impl Codec {
+impl PayloadFormat {
     /// One `a=fmtp` parameter by name (keys compare case-insensitively).
     pub fn fmtp_param(&self, key: &str) -> Option<&str> {
         self.fmtp.as_deref()?.split(';').find_map(|pair| {
@@ -161,7 +161,7 @@ impl Codec {
 
     /// Whether `other` is the same codec configuration, so that media encoded
     /// for one can be sent as the other (ignores payload type and feedback).
-    pub fn same_format(&self, other: &Codec) -> bool {
+    pub fn same_format(&self, other: &PayloadFormat) -> bool {
         if self.name != other.name || self.clock_rate != other.clock_rate {
             return false;
         }
@@ -256,8 +256,8 @@ pub struct HeaderExtension {
 mod tests {
     use super::*;
 
-    fn h264(fmtp: &str) -> Codec {
-        Codec {
+    fn h264(fmtp: &str) -> PayloadFormat {
+        PayloadFormat {
             pt: 102,
             name: CodecName::H264,
             clock_rate: 90_000,

@@ -9,9 +9,9 @@
 //!   one codec per section by [`Capabilities`], simulcast mirrored;
 //! - a client views ([`ViewerOffer`], WHEP): the SFU answers `sendonly` with
 //!   its own SSRCs, in the codec the published track uses;
-//! - the SFU offers ([`Renegotiation`]): sections for pulled tracks are
+//! - the SFU offers ([`Negotiation`]): sections for pulled tracks are
 //!   appended, ended ones stopped, mids stay stable;
-//! - the client answers that offer ([`Renegotiation::apply_answer`]).
+//! - the client answers that offer ([`Negotiation::apply_answer`]).
 //!
 //! Every input is untrusted: sizes are bounded by [`limits`] before any
 //! parsing, and every refusal is an [`SdpError`] naming what was wrong.
@@ -24,17 +24,18 @@ mod error;
 pub mod limits;
 mod model;
 mod parse;
-mod renegotiation;
+mod negotiation;
 mod write;
 
 pub use answer::{
     OutgoingTrack, PublishOffer, PublishedTrack, RemoteTransport, SectionSender, ViewerOffer,
+    published_tracks,
 };
 pub use capabilities::{Capabilities, CodecCapability, LocalTransport};
 pub use error::SdpError;
 pub use model::{
-    Candidate, CandidateKind, Codec, CodecName, Description, Direction, ExtensionUri, Fingerprint,
+    Candidate, CandidateKind, PayloadFormat, CodecName, Description, Direction, ExtensionUri, Fingerprint,
     HeaderExtension, IceParameters, MediaKind, MediaSection, Msid, Rid, RidDirection, RtcpFeedback,
     RtxPair, Setup, Simulcast, SimulcastLayer, SsrcInfo,
 };
-pub use renegotiation::Renegotiation;
+pub use negotiation::{AnsweredOffer, Negotiation, SectionPlan};

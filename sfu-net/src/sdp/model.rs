@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-pub use super::codec::{Codec, CodecName, ExtensionUri, HeaderExtension, RtcpFeedback};
+pub use super::codec::{PayloadFormat, CodecName, ExtensionUri, HeaderExtension, RtcpFeedback};
 pub use crate::dtls::Fingerprint;
 
 /// The `m=` media type of a section.
@@ -255,7 +255,7 @@ pub struct MediaSection {
     /// The direction attribute (sendrecv when not written).
     pub direction: Direction,
     /// Payload types in `m=` order, each with its rtpmap/fmtp/rtcp-fb.
-    pub codecs: Vec<Codec>,
+    pub codecs: Vec<PayloadFormat>,
     /// Header extension ids.
     pub extensions: Vec<HeaderExtension>,
     /// Media-level `a=msid`.
@@ -285,12 +285,12 @@ impl MediaSection {
     }
 
     /// The codec for a payload type.
-    pub fn codec(&self, pt: u8) -> Option<&Codec> {
+    pub fn codec(&self, pt: u8) -> Option<&PayloadFormat> {
         self.codecs.iter().find(|c| c.pt == pt)
     }
 
     /// The RTX payload type that repairs `pt`, if any.
-    pub fn rtx_for(&self, pt: u8) -> Option<&Codec> {
+    pub fn rtx_for(&self, pt: u8) -> Option<&PayloadFormat> {
         self.codecs
             .iter()
             .find(|c| c.name == CodecName::Rtx && c.apt() == Some(pt))
@@ -302,7 +302,7 @@ impl MediaSection {
     }
 
     /// The media codecs (not RTX, RED or FEC) that the SFU can route.
-    pub fn media_codecs(&self) -> impl Iterator<Item = &Codec> {
+    pub fn media_codecs(&self) -> impl Iterator<Item = &PayloadFormat> {
         self.codecs.iter().filter(|c| {
             matches!(
                 c.name,

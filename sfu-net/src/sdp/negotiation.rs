@@ -1,5 +1,8 @@
-//! SFU-generated offers: the SFU adds m-sections to deliver pulled tracks,
-//! stops them when tracks end, and checks the client's answers.
+//! One session's offer/answer history, whoever offers: the client offers
+//! (first or later: it publishes more, or receives on sections of its own)
+//! and the SFU answers; or the SFU offers (it adds m-sections to deliver
+//! pulled tracks, stops them when tracks end) and checks the client's
+//! answers.
 //!
 //! JSEP/RFC 8843 rules kept here: mids of live sections never change and
 //! sections are never reordered; new sections are appended (or recycle a
@@ -9,7 +12,9 @@
 //! section.
 
 use super::answer::{OutgoingTrack, RemoteTransport, check_transport, rejected_section};
-use super::answer::{PublishOffer, ViewerOffer};
+use super::answer::{
+    PublishOffer, ViewerOffer, answer_description, parse_offer, receive_section, send_section,
+};
 use super::capabilities::{Capabilities, LocalTransport};
 use super::error::{SdpError, quote};
 use super::limits::MAX_MEDIA_SECTIONS;
@@ -43,7 +48,7 @@ struct Slot {
 /// changes are refused while an offer is in flight, so the answer always
 /// describes exactly the sections of the offer.
 #[derive(Debug, Clone)]
-pub struct Renegotiation {
+pub struct Negotiation {
     local: LocalTransport,
     caps: Capabilities,
     version: u64,
@@ -58,13 +63,38 @@ pub struct Renegotiation {
     next_mid: u64,
 }
 
+/// What the SFU does with a new m-section of a client's offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionPlan {
+    /// The client publishes on it: answer `recvonly` (see [`PublishOffer::answer`]).
+    Receive,
+    /// The SFU sends this track on it: answer `sendonly` (see [`ViewerOffer::answer`]).
+    Send(OutgoingTrack),
+    /// Refuse it (port 0).
+    Reject,
+}
+
+/// A client offer the SFU answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnsweredOffer {
+    /// The client's offer, as parsed.
+    pub offer: Description,
+    /// The SFU's answer.
+    pub answer: Description,
+    /// Mids of the sections this offer added (new to the session, not
+    /// rejected), in order.
+    pub added: Vec<String>,
+    /// Mids of live sections this offer stopped (port 0).
+    pub stopped: Vec<String>,
+}
+
 const DYNAMIC_PTS: [std::ops::RangeInclusive<u8>; 2] = [96..=127, 35..=63];
 
-impl Renegotiation {
+impl Negotiation {
     /// A session with no media yet: its first offer uses `a=setup:actpass`
     /// (RFC 8842) and its answer must choose `active`.
     pub fn new(local: LocalTransport, caps: Capabilities) -> Self {
-        Renegotiation {
+        Negotiation {
             local,
             caps,
             version: 1,
@@ -125,7 +155,7 @@ impl Renegotiation {
             .filter_map(|s| s.mid.parse::<u64>().ok())
             .max()
             .map_or(0, |m| m.saturating_add(1));
-        Renegotiation {
+        Negotiation {
             local,
             caps,
             version: answer.session_version,
@@ -166,13 +196,13 @@ impl Renegotiation {
         Ok(())
     }
 
-    fn live_codecs(&self) -> impl Iterator<Item = &Codec> {
+    fn live_codecs(&self) -> impl Iterator<Item = &PayloadFormat> {
         self.sections().flat_map(|s| s.codecs.iter())
     }
 
     /// The payload type for `codec` in this bundle: the one already used for
     /// the same format, else `preferred` if free, else a free dynamic one.
-    fn payload_type(&self, codec: &Codec, preferred: u8) -> Result<u8, SdpError> {
+    fn payload_type(&self, codec: &PayloadFormat, preferred: u8) -> Result<u8, SdpError> {
         if let Some(existing) = self.live_codecs().find(|c| c.same_format(codec)) {
             return Ok(existing.pt);
         }
@@ -247,13 +277,13 @@ impl Renegotiation {
         }
         let kind = track.kind;
         let pt = self.payload_type(&track.codec, track.codec.pt)?;
-        let codec = Codec {
+        let codec = PayloadFormat {
             pt,
             rtcp_fb: self.caps.feedback(kind).to_vec(),
             ..track.codec.clone()
         };
         let rtx = if self.caps.rtx && kind == MediaKind::Video && track.rtx_ssrc.is_some() {
-            let template = Codec {
+            let template = PayloadFormat {
                 pt: 0,
                 name: CodecName::Rtx,
                 clock_rate: codec.clock_rate,
@@ -263,7 +293,7 @@ impl Renegotiation {
             };
             let preferred = pt.wrapping_add(1);
             let rtx_pt = self.payload_type(&template, preferred)?;
-            Some(Codec {
+            Some(PayloadFormat {
                 pt: rtx_pt,
                 ..template
             })
@@ -377,16 +407,7 @@ impl Renegotiation {
             Setup::Passive => return Err(SdpError::UnsupportedSetup { setup: "passive" }),
             Setup::ActPass => return Err(mismatch("a=setup:actpass is not valid in an answer")),
         }
-        if let Some(known) = &self.remote {
-            if known.fingerprint != remote.fingerprint {
-                return Err(mismatch("the DTLS fingerprint changed"));
-            }
-            if known.ice.ufrag != remote.ice.ufrag {
-                return Err(mismatch(
-                    "the ICE ufrag changed (ICE restart is not supported)",
-                ));
-            }
-        }
+        self.check_same_transport(&remote)?;
         if answer.sections.len() != offer.sections.len() {
             return Err(mismatch(&format!(
                 "{} m-sections, the offer had {}",
@@ -422,6 +443,168 @@ impl Renegotiation {
         self.offered = None;
         Ok(answer)
     }
+    /// Answers a client's offer: the session's first exchange, or a later
+    /// one (JSEP subsequent offer). Sections the session already has keep
+    /// their mids, order, codecs and our SSRCs; the client may stop them
+    /// (port 0) or stop sending or receiving on them. New sections are
+    /// answered as `plan` decides. ICE restarts and certificate changes are
+    /// refused, and so is an offer while the SFU's own is in flight (glare:
+    /// the client answers ours first). On error nothing changes.
+    pub fn answer_offer(
+        &mut self,
+        text: &str,
+        mut plan: impl FnMut(&MediaSection) -> SectionPlan,
+    ) -> Result<AnsweredOffer, SdpError> {
+        self.not_in_flight()?;
+        let (offer, remote) = parse_offer(text)?;
+        self.check_same_transport(&remote)?;
+        if offer.sections.len() < self.slots.len() {
+            return Err(mismatch(&format!(
+                "{} m-sections, the session has {}: sections are never removed",
+                offer.sections.len(),
+                self.slots.len()
+            )));
+        }
+        if offer.sections.len() > MAX_MEDIA_SECTIONS {
+            return Err(SdpError::TooMany {
+                what: "m-sections",
+                limit: MAX_MEDIA_SECTIONS,
+            });
+        }
+        let mut sections = Vec::with_capacity(offer.sections.len());
+        let (mut added, mut stopped) = (Vec::new(), Vec::new());
+        for (i, offered) in offer.sections.iter().enumerate() {
+            let known = self
+                .slots
+                .get(i)
+                .filter(|slot| slot.state != SlotState::Stopped);
+            let section = match known {
+                Some(slot) if slot.section.mid != offered.mid => {
+                    return Err(mismatch(&format!(
+                        "m-section {} has mid {:?}, the session had {:?}",
+                        i,
+                        quote(&offered.mid),
+                        slot.section.mid
+                    )));
+                }
+                Some(slot) if offered.is_rejected() => {
+                    stopped.push(slot.section.mid.clone());
+                    rejected_section(offered)
+                }
+                Some(slot) => reanswered_section(&slot.section, offered, &self.local)?,
+                None if offered.is_rejected() || offered.kind == MediaKind::Application => {
+                    rejected_section(offered)
+                }
+                None => {
+                    if self.slots.iter().any(|s| s.section.mid == offered.mid) {
+                        return Err(mismatch(&format!(
+                            "mid {:?} was used by another m-section",
+                            quote(&offered.mid)
+                        )));
+                    }
+                    let section = match plan(offered) {
+                        SectionPlan::Receive => receive_section(offered, &self.local, &self.caps)?,
+                        SectionPlan::Send(track) => {
+                            send_section(offered, &track, &self.local, &self.caps)?
+                        }
+                        SectionPlan::Reject => rejected_section(offered),
+                    };
+                    if !section.is_rejected() {
+                        added.push(offered.mid.clone());
+                    }
+                    section
+                }
+            };
+            sections.push(section);
+        }
+        let version = self.version.saturating_add(1);
+        let answer = answer_description(&offer, &self.local, sections, version)?;
+        self.version = version;
+        self.slots = answer
+            .sections
+            .iter()
+            .map(|s| Slot {
+                section: s.clone(),
+                state: if s.is_rejected() {
+                    SlotState::Stopped
+                } else {
+                    SlotState::Live
+                },
+            })
+            .collect();
+        self.extmap_allow_mixed = answer.extmap_allow_mixed;
+        self.remote = Some(remote);
+        self.tag = answer.bundle.first().cloned();
+        let highest = offer
+            .sections
+            .iter()
+            .filter_map(|s| s.mid.parse::<u64>().ok())
+            .max()
+            .map_or(0, |m| m.saturating_add(1));
+        self.next_mid = self.next_mid.max(highest);
+        Ok(AnsweredOffer {
+            offer,
+            answer,
+            added,
+            stopped,
+        })
+    }
+
+    /// A later description must keep the transport: same ICE credentials
+    /// (no ICE restart) and the same DTLS certificate.
+    fn check_same_transport(&self, remote: &RemoteTransport) -> Result<(), SdpError> {
+        if let Some(known) = &self.remote {
+            if known.fingerprint != remote.fingerprint {
+                return Err(mismatch("the DTLS fingerprint changed"));
+            }
+            if known.ice.ufrag != remote.ice.ufrag {
+                return Err(mismatch(
+                    "the ICE ufrag changed (ICE restart is not supported)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Our answer to a section the session already negotiated, offered again:
+/// the same codecs (which the client must still offer), SSRCs and
+/// extensions, narrowed to the directions the client still wants.
+fn reanswered_section(
+    ours: &MediaSection,
+    offered: &MediaSection,
+    local: &LocalTransport,
+) -> Result<MediaSection, SdpError> {
+    if offered.kind != ours.kind {
+        return Err(mismatch(&format!(
+            "m-section {:?} changed media type",
+            ours.mid
+        )));
+    }
+    for codec in &ours.codecs {
+        if !offered
+            .codec(codec.pt)
+            .is_some_and(|c| c.same_format(codec))
+        {
+            return Err(mismatch(&format!(
+                "m-section {:?} no longer offers payload type {}",
+                ours.mid, codec.pt
+            )));
+        }
+    }
+    let receive = ours.direction.receives() && offered.direction.sends();
+    let send = ours.direction.sends() && offered.direction.receives();
+    let mut section = ours.clone();
+    section.direction = match (send, receive) {
+        (true, true) => Direction::SendRecv,
+        (true, false) => Direction::SendOnly,
+        (false, true) => Direction::RecvOnly,
+        (false, false) => Direction::Inactive,
+    };
+    section.candidates = local.host_candidates();
+    section.end_of_candidates = true;
+    section.rtcp_rsize = offered.rtcp_rsize;
+    Ok(section)
 }
 
 fn mismatch(reason: &str) -> SdpError {

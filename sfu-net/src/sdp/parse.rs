@@ -196,7 +196,7 @@ fn read_section(
         return Err(malformed("m", &proto));
     }
 
-    let mut codecs: Vec<Codec> = Vec::new();
+    let mut codecs: Vec<PayloadFormat> = Vec::new();
     if kind != MediaKind::Application {
         if media.media_name.formats.len() > MAX_CODECS {
             return Err(SdpError::TooMany {
@@ -212,7 +212,7 @@ fn read_section(
             if codecs.iter().any(|c| c.pt == pt) {
                 continue;
             }
-            codecs.push(Codec {
+            codecs.push(PayloadFormat {
                 pt,
                 name: CodecName::Other(String::new()),
                 clock_rate: 0,
@@ -394,7 +394,7 @@ fn too_many_fb() -> SdpError {
     }
 }
 
-fn push_fb(codec: &mut Codec, fb: RtcpFeedback) -> Result<(), SdpError> {
+fn push_fb(codec: &mut PayloadFormat, fb: RtcpFeedback) -> Result<(), SdpError> {
     if codec.rtcp_fb.contains(&fb) {
         return Ok(());
     }

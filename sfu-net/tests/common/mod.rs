@@ -18,9 +18,13 @@ use rtc_stun::textattrs::TextAttribute;
 use rtc_stun::xoraddr::XorMappedAddress;
 use sfu_net::srtp::{DtlsRole, SrtpSession};
 use sfu_net::{
-    Certificate, Endpoint, EndpointConfig, Event, Fingerprint, IceCredentials, SessionConfig,
-    SessionId,
+    Certificate, EndpointConfig, EndpointEvent, Fingerprint, IceCredentials, TransportConfig,
 };
+
+/// The tests name endpoint sessions by a number (the peer's seed).
+pub type SessionId = u64;
+pub type Endpoint = sfu_net::Endpoint<SessionId>;
+pub type Event = EndpointEvent<SessionId>;
 
 pub const SERVER: &str = "192.0.2.1:8443";
 
@@ -101,10 +105,11 @@ impl Peer {
         let mut dtls = dimpl::Dtls::new_12(Arc::new(dimpl::Config::default()), cert.clone(), now);
         dtls.set_active(true);
         let ufrag = format!("peer{seed}");
-        let session = ep
-            .add_session(
+        let session = SessionId::from(seed);
+        ep.add_session(
                 now,
-                SessionConfig {
+                session,
+                TransportConfig {
                     credentials: creds.clone(),
                     remote_ufrag: Some(ufrag.clone()),
                     remote_fingerprint: announced.unwrap_or(fingerprint),

@@ -35,8 +35,7 @@ pub fn local() -> LocalTransport {
             pwd: "sfuPasswordSfuPassword24".to_owned(),
         },
         fingerprint: Fingerprint::of_der(b"not a real certificate, only its hash matters here"),
-        candidate: "203.0.113.7:8443".parse().unwrap(),
-        candidate_v6: None,
+        candidates: vec!["203.0.113.7:8443".parse().unwrap()],
         session_id: 6_254_117_263_991_155_006,
     }
 }

@@ -1,0 +1,171 @@
+//! The driver thread's loop: the node's run-loop contract on mio.
+//!
+//! Each turn: wait for readiness, a wake-up or the node's deadline; read a
+//! bounded number of batches from each readable socket (so calls and timers
+//! always run, however fast datagrams arrive); run the application's
+//! calls; fire the node's timers; send what the node queued; hand its
+//! events on.
+
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use super::udp::{self, Outgoing, RecvBatch};
+use super::{Call, MediaSocket, Shared};
+use crate::Transmit;
+use crate::node::{Node, NodeEvent};
+
+/// Media socket `i` has token `i`; the waker comes after them.
+pub(crate) const WAKER: Token = Token(16);
+
+/// Batches read from one socket per turn before calls and timers run.
+const READS_PER_TURN: usize = 8;
+
+pub(crate) struct Shell {
+    node: Node,
+    sockets: Vec<MediaSocket>,
+    events: Sender<NodeEvent>,
+    shared: Arc<Shared>,
+    batch: RecvBatch,
+    transmits: Vec<Transmit>,
+}
+
+impl Shell {
+    pub fn new(
+        node: Node,
+        sockets: Vec<MediaSocket>,
+        events: Sender<NodeEvent>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            node,
+            sockets,
+            events,
+            shared,
+            batch: RecvBatch::default(),
+            transmits: Vec::with_capacity(udp::BATCH * 8),
+        }
+    }
+
+    pub fn run(&mut self, mut poll: Poll, calls: Receiver<Call>) {
+        for (i, m) in self.sockets.iter().enumerate() {
+            let fd = m.socket.as_raw_fd();
+            if poll
+                .registry()
+                .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
+                .is_err()
+            {
+                return;
+            }
+        }
+        // Readiness is edge-triggered: a socket stays "readable" until a
+        // read would block, even across turns that stopped reading early.
+        let mut readable = vec![true; self.sockets.len()];
+        let mut events = Events::with_capacity(64);
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            let timeout = if readable.contains(&true) {
+                Some(std::time::Duration::ZERO)
+            } else {
+                self.node
+                    .poll_timeout()
+                    .map(|d| d.saturating_duration_since(now))
+            };
+            if let Err(e) = poll.poll(&mut events, timeout)
+                && e.kind() != std::io::ErrorKind::Interrupted
+            {
+                break;
+            }
+            for event in events.iter() {
+                if let Some(r) = readable.get_mut(event.token().0) {
+                    *r = true;
+                }
+            }
+            for (i, r) in readable.iter_mut().enumerate() {
+                if *r {
+                    *r = self.read(i);
+                }
+            }
+            while let Ok(call) = calls.try_recv() {
+                call(&mut self.node, Instant::now());
+                self.flush();
+            }
+            let now = Instant::now();
+            if self.node.poll_timeout().is_some_and(|t| t <= now) {
+                self.node.handle_timeout(now);
+            }
+            self.flush();
+        }
+        self.node.close_all(Instant::now());
+        self.flush();
+    }
+
+    /// Reads up to [`READS_PER_TURN`] batches from socket `i`; whether it
+    /// may still have more.
+    fn read(&mut self, i: usize) -> bool {
+        for _ in 0..READS_PER_TURN {
+            let Some(m) = self.sockets.get(i) else {
+                return false;
+            };
+            let local = m.local;
+            match udp::recv_batch(&m.socket, &mut self.batch) {
+                Ok(0) | Err(_) => return false,
+                Ok(_) => {
+                    let now = Instant::now();
+                    for d in self.batch.iter() {
+                        // A wildcard socket reports where each datagram
+                        // arrived: ICE paths and replies use that address.
+                        let to = SocketAddr::new(d.to.unwrap_or(local.ip()), local.port());
+                        self.node.handle_datagram(now, d.from, to, d.data);
+                    }
+                    self.flush();
+                }
+            }
+        }
+        true
+    }
+
+    /// Sends everything the node queued, each datagram from the socket of
+    /// its destination's family, then hands its events on.
+    fn flush(&mut self) {
+        while let Some(t) = self.node.poll_transmit() {
+            self.transmits.push(t);
+        }
+        if !self.transmits.is_empty() {
+            for m in &self.sockets {
+                let batch: Vec<Outgoing<'_>> = self
+                    .transmits
+                    .iter()
+                    .filter(|t| t.destination.is_ipv4() == m.local.is_ipv4())
+                    .map(|t| Outgoing {
+                        to: t.destination,
+                        from: Some(t.source.ip()).filter(|ip| !ip.is_unspecified()),
+                        data: &t.contents,
+                    })
+                    .collect();
+                if batch.is_empty() {
+                    continue;
+                }
+                let report = udp::send_batch(&m.socket, &batch);
+                self.shared
+                    .send_refused
+                    .fetch_add(report.refused as u64, Ordering::Relaxed);
+                self.shared
+                    .send_dropped
+                    .fetch_add(report.dropped as u64, Ordering::Relaxed);
+            }
+            self.transmits.clear();
+        }
+        while let Some(event) = self.node.poll_event() {
+            // A full channel means nobody reads events: drop, never block
+            // the media plane.
+            let _ = self.events.try_send(event);
+        }
+    }
+}
