@@ -12,4 +12,8 @@
 //! It depends on none of the project's crates, so any of them can use it.
 #![allow(missing_docs)]
 
+pub mod alloc;
+pub mod netem;
 pub mod peer;
+pub mod rng;
+pub mod rtp;
