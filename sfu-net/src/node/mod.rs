@@ -20,6 +20,7 @@ mod commands;
 mod config;
 mod event;
 mod relay;
+mod sections;
 mod session;
 mod translate;
 mod whip;
@@ -33,8 +34,8 @@ use rand_core::{Rng, SeedableRng};
 use rustc_hash::FxHashMap;
 use sfu_core::{Output, Router, RouterEvent, SessionId, Shield};
 
-use crate::{EndpointEvent, EndpointStats, Error, Transmit};
 use crate::{Endpoint, sdp};
+use crate::{EndpointEvent, EndpointStats, Error, Transmit};
 
 pub use config::NodeConfig;
 pub use event::{

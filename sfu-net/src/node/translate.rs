@@ -102,12 +102,8 @@ pub fn track_config(name: &str, track: &PublishedTrack) -> Option<TrackConfig> {
             .rtcp_fb
             .iter()
             .any(|f| matches!(f, RtcpFeedback::CcmFir));
-    let mut config = TrackConfig::video(
-        name,
-        codec_config(&track.codec, track.rtx_pt),
-        layers,
-    )
-    .with_mid(track.mid.clone());
+    let mut config = TrackConfig::video(name, codec_config(&track.codec, track.rtx_pt), layers)
+        .with_mid(track.mid.clone());
     config.kind = kind;
     config.keyframe_request = if fir_only {
         KeyframeRequestKind::Fir

@@ -82,7 +82,11 @@ impl Node {
             .map(|p| p.clone().with_layer(layer.clone()))
             .collect();
         match self.pull_tracks(now, session, &pulls, Some(offer)) {
-            Ok(n) if n.description.as_ref().is_some_and(|d| d.kind == SdpType::Answer) => {
+            Ok(n)
+                if n.description
+                    .as_ref()
+                    .is_some_and(|d| d.kind == SdpType::Answer) =>
+            {
                 if let Err(e) = self.set_layer(session, None, layer) {
                     self.discard(now, session);
                     return Err(e);
