@@ -228,11 +228,10 @@ impl Security {
                 return;
             };
             match dtls.poll_output(&mut self.buf) {
-                dimpl::Output::Packet(p) => {
-                    if self.out.len() < MAX_QUEUED {
-                        self.out.push_back(p.to_vec());
-                    }
+                dimpl::Output::Packet(p) if self.out.len() < MAX_QUEUED => {
+                    self.out.push_back(p.to_vec());
                 }
+                dimpl::Output::Packet(_) => {}
                 dimpl::Output::BufferTooSmall { needed } => self.buf.resize(needed, 0),
                 dimpl::Output::Timeout(t) => {
                     self.timeout = Some(t);

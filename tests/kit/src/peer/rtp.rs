@@ -252,3 +252,57 @@ pub(crate) fn read_rtcp(mut p: &[u8]) -> Vec<Feedback> {
     }
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nack_packs_pid_and_blp_and_reads_back() {
+        let lost = [100u16, 101, 116, 117, 300];
+        let p = nack(1, 2, &lost);
+        // Header + sender + media + three FCI entries.
+        assert_eq!(p.len(), 12 + 3 * 4);
+        assert_eq!(&p[12..16], &[0, 100, 0x80, 0x01]);
+        let read = read_rtcp(&p);
+        assert_eq!(
+            read,
+            vec![Feedback::Nack {
+                media: 2,
+                lost: lost.to_vec()
+            }]
+        );
+    }
+
+    #[test]
+    fn rtp_with_one_byte_extensions_round_trips() {
+        let h = Header {
+            pt: 96,
+            marker: true,
+            seq: 65535,
+            timestamp: 7,
+            ssrc: 9,
+            extensions: vec![(4, b"1".to_vec()), (10, b"hq".to_vec()), (3, vec![0, 5])],
+        };
+        let p = write(&h, &[1, 2, 3]);
+        let r = read(&p).unwrap();
+        assert_eq!(
+            (r.pt, r.marker, r.seq, r.timestamp, r.ssrc),
+            (96, true, 65535, 7, 9)
+        );
+        assert_eq!(r.extension(Some(10)), Some(&b"hq"[..]));
+        assert_eq!(r.extension(Some(3)), Some(&[0, 5][..]));
+        assert_eq!(r.payload, &[1, 2, 3]);
+    }
+
+    #[test]
+    fn compound_rtcp_reads_every_packet() {
+        let mut p = receiver_report(5, &[]);
+        p.extend(pli(5, 6));
+        assert_eq!(
+            read_rtcp(&p),
+            vec![Feedback::Other, Feedback::Pli { media: 6 }]
+        );
+    }
+}
