@@ -112,6 +112,28 @@ fn publish_offer_is_answered_peer_connects_and_media_arrives_decrypted() {
             "marker on the last packet"
         );
     }
+
+    // Within a second, a sender report for each SSRC that sent media.
+    let until = now + Duration::from_millis(1100);
+    let events = run(&mut ep, &mut [&mut peer], &mut now, until);
+    let mut reported = Vec::new();
+    for e in &events {
+        if let EndpointEvent::Rtcp { session: 1, packet } = e {
+            let mut p = &packet[..];
+            while p.len() >= 8 {
+                if p[1] == 200 {
+                    reported.push(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+                }
+                let len = 4 * (usize::from(u16::from_be_bytes([p[2], p[3]])) + 1);
+                p = &p[len.min(p.len())..];
+            }
+        }
+    }
+    reported.sort_unstable();
+    let mut expected = vec![audio_ssrc, video_ssrc];
+    expected.sort_unstable();
+    assert_eq!(reported, expected);
+    assert_eq!(peer.stats().sender_reports_sent, 2);
 }
 
 #[test]

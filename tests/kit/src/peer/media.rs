@@ -62,6 +62,11 @@ pub(crate) struct OutStream {
     pub timestamp_base: u32,
     pub last_timestamp: Option<u32>,
     pub picture_id: u16,
+    /// For sender reports: packets and payload octets sent, and the
+    /// timestamp and time of the latest packet.
+    pub packets_sent: u32,
+    pub octets_sent: u32,
+    pub last_sent: Option<(u32, Instant)>,
     history: Vec<Option<SentPacket>>,
 }
 
@@ -76,8 +81,18 @@ impl OutStream {
             timestamp_base: (random >> 32) as u32,
             last_timestamp: None,
             picture_id: ((random >> 48) & 0x7fff) as u16,
+            packets_sent: 0,
+            octets_sent: 0,
+            last_sent: None,
             history: (0..HISTORY).map(|_| None).collect(),
         }
+    }
+
+    /// Counts an original packet for sender reports.
+    pub(crate) fn count(&mut self, now: Instant, timestamp: u32, payload_len: usize) {
+        self.packets_sent = self.packets_sent.wrapping_add(1);
+        self.octets_sent = self.octets_sent.wrapping_add(payload_len as u32);
+        self.last_sent = Some((timestamp, now));
     }
 
     pub(crate) fn remember(&mut self, packet: SentPacket) {

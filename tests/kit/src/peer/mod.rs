@@ -34,8 +34,9 @@
 //!   when negotiated, else a plain retransmission, which SRTP replay
 //!   protection at the SFU will drop); PLI/FIR set
 //!   [`Peer::keyframe_requested`]. Received gaps are NACKed at once and
-//!   every 100 ms, at most 5 more times, when the codec negotiated `nack`;
-//!   one receiver report covering every received SSRC goes out each second.
+//!   every 100 ms, at most 5 more times, when the codec negotiated `nack`.
+//!   Each second one compound RTCP packet carries a sender report per
+//!   sending SSRC and a receiver report covering every received SSRC.
 
 mod config;
 mod dtls;

@@ -131,19 +131,44 @@ impl Peer {
         }
     }
 
-    /// One receiver report with a block per received SSRC (up to 31).
+    /// Each second: a sender report per sending SSRC that sent something,
+    /// and one receiver report with a block per received SSRC (up to 31),
+    /// in one compound packet.
     pub(super) fn send_reports(&mut self, now: Instant) {
-        if self.in_streams.is_empty() {
-            return;
+        // NTP time: a fixed epoch plus the peer's simulated time.
+        let elapsed = now.saturating_duration_since(self.start);
+        let ntp = (3_900_000_000u64 << 32) + ((elapsed.as_micros() << 32) / 1_000_000) as u64;
+        let mut compound = Vec::new();
+        for section in &self.sections {
+            let clock_rate = section.media_codec().map_or(90_000, |c| c.clock_rate);
+            for o in &section.out {
+                let Some((ts, at)) = o.last_sent else {
+                    continue;
+                };
+                let since = now.saturating_duration_since(at);
+                let ticks = (since.as_micros() * u128::from(clock_rate) / 1_000_000) as u32;
+                compound.extend(rtp::sender_report(
+                    o.ssrc,
+                    ntp,
+                    ts.wrapping_add(ticks),
+                    o.packets_sent,
+                    o.octets_sent,
+                ));
+                self.stats.sender_reports_sent += 1;
+            }
         }
-        let blocks: Vec<rtp::ReportBlock> = self
-            .in_streams
-            .values_mut()
-            .take(31)
-            .map(|(_, s)| s.report(now))
-            .collect();
-        let rr = rtp::receiver_report(self.rtcp_ssrc, &blocks);
-        self.send_rtcp(&rr);
-        self.stats.receiver_reports_sent += 1;
+        if !self.in_streams.is_empty() {
+            let blocks: Vec<rtp::ReportBlock> = self
+                .in_streams
+                .values_mut()
+                .take(31)
+                .map(|(_, s)| s.report(now))
+                .collect();
+            compound.extend(rtp::receiver_report(self.rtcp_ssrc, &blocks));
+            self.stats.receiver_reports_sent += 1;
+        }
+        if !compound.is_empty() {
+            self.send_rtcp(&compound);
+        }
     }
 }

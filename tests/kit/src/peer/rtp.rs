@@ -165,6 +165,23 @@ pub(crate) fn pli(sender: u32, media: u32) -> Vec<u8> {
     p
 }
 
+/// A sender report without report blocks (RFC 3550 §6.4.1).
+pub(crate) fn sender_report(
+    ssrc: u32,
+    ntp: u64,
+    rtp_timestamp: u32,
+    packets: u32,
+    octets: u32,
+) -> Vec<u8> {
+    let mut p = rtcp_header(0, 200, 6);
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&ntp.to_be_bytes());
+    for v in [rtp_timestamp, packets, octets] {
+        p.extend_from_slice(&v.to_be_bytes());
+    }
+    p
+}
+
 /// One reception report block (RFC 3550 §6.4.1).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReportBlock {

@@ -124,6 +124,7 @@ impl Peer {
             ssrc: stream.ssrc,
             extensions,
         };
+        stream.count(now, timestamp, payload.len());
         stream.remember(SentPacket {
             seq,
             timestamp,
