@@ -8,21 +8,7 @@ use sfu_core::{
     Codec, CodecConfig, Error, ExtensionMap, LayerConfig, Output, PullConfig, Router, RouterConfig,
     SessionConfig, TrackConfig,
 };
-
-/// xorshift64*: a tiny deterministic PRNG for mutation loops.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use sfu_testkit::rng::Rng;
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     let mut p = seed.to_vec();
@@ -31,13 +17,13 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
         1 => {
             for _ in 0..1 + rng.below(4) {
                 let i = rng.below(p.len());
-                p[i] = rng.next() as u8;
+                p[i] = rng.byte();
             }
         }
-        2 => p = (0..rng.below(200)).map(|_| rng.next() as u8).collect(),
+        2 => p = (0..rng.below(200)).map(|_| rng.byte()).collect(),
         _ => {
             let extra = rng.below(64);
-            p.extend((0..extra).map(|_| rng.next() as u8));
+            p.extend((0..extra).map(|_| rng.byte()));
         }
     }
     p
@@ -46,7 +32,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 #[test]
 fn mutated_rtp_and_rtcp_never_panic_and_forwarding_continues() {
     let mut call = common::Call::new(2);
-    let mut rng = Rng(0x5EED);
+    let mut rng = Rng::new(0x5EED);
     let rtp_seeds = [
         common::rtp(0x100, 96, 1, 0, &[(4, b"1"), (10, b"f")], common::VP8_KEY),
         common::rtp(0x101, 97, 1, 0, &[], &[0, 1, 0x10, 1]),

@@ -1,7 +1,6 @@
 //! The forwarding hot path allocates nothing per packet in the steady state:
 //! 1 000 packets fanned out to 10 subscribers, counted by a global allocator.
 
-mod alloc_counter;
 mod common;
 
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use sfu_core::{
 };
 
 #[global_allocator]
-static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
+static GLOBAL: sfu_testkit::alloc::Counting = sfu_testkit::alloc::Counting;
 
 /// Packets as a transport would hand them over: already in shared buffers
 /// (cloning one is a refcount increment).
@@ -49,7 +48,7 @@ fn count_allocations(
 ) -> (usize, usize) {
     let mut forwarded = 0;
     let mut buf = [0u8; 1500];
-    let ((), allocations) = alloc_counter::count(|| {
+    let ((), allocations) = sfu_testkit::alloc::count(|| {
         for (i, p) in packets.iter().enumerate() {
             let t = now + Duration::from_millis(i as u64);
             router.handle_rtp(t, session, p.clone()).unwrap();
@@ -67,7 +66,7 @@ fn count_allocations(
 #[test]
 fn the_counter_counts() {
     let (v, allocations) =
-        alloc_counter::count(|| Vec::<u8>::with_capacity(std::hint::black_box(64)));
+        sfu_testkit::alloc::count(|| Vec::<u8>::with_capacity(std::hint::black_box(64)));
     drop(v);
     assert_eq!(allocations, 1);
 }

@@ -6,34 +6,24 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
+use sfu_testkit::rtp::{ReportBlock, Rtcp};
 
 fn sr(ssrc: u32, ntp: u64, rtp: u32) -> Bytes {
-    let mut p = vec![0x80, 200, 0, 6];
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(&ntp.to_be_bytes());
-    p.extend_from_slice(&rtp.to_be_bytes());
-    p.extend_from_slice(&[0; 8]);
-    Bytes::from(p)
+    Rtcp::new().sr(ssrc, ntp, rtp).bytes()
 }
 
 fn rr(sender: u32, about: u32, lsr: u32, dlsr: u32, fraction_lost: u8) -> Bytes {
-    let mut p = vec![0x81, 201, 0, 7];
-    p.extend_from_slice(&sender.to_be_bytes());
-    p.extend_from_slice(&about.to_be_bytes());
-    p.extend_from_slice(&[fraction_lost, 0, 0, 0]);
-    p.extend_from_slice(&[0; 8]);
-    p.extend_from_slice(&lsr.to_be_bytes());
-    p.extend_from_slice(&dlsr.to_be_bytes());
-    Bytes::from(p)
+    let block = ReportBlock {
+        fraction_lost,
+        lsr,
+        dlsr,
+        ..ReportBlock::new(about)
+    };
+    Rtcp::new().rr(sender, &[block]).bytes()
 }
 
 fn nack(sender: u32, media: u32, pid: u16, blp: u16) -> Bytes {
-    let mut p = vec![0x81, 205, 0, 3];
-    p.extend_from_slice(&sender.to_be_bytes());
-    p.extend_from_slice(&media.to_be_bytes());
-    p.extend_from_slice(&pid.to_be_bytes());
-    p.extend_from_slice(&blp.to_be_bytes());
-    Bytes::from(p)
+    Rtcp::new().nack(sender, media, &[(pid, blp)]).bytes()
 }
 
 fn u32_at(b: &[u8], i: usize) -> u32 {

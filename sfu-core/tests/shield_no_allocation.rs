@@ -3,7 +3,6 @@
 //! 1 000 packets to 10 subscribers, counted by a global allocator, after
 //! the retransmission cache has filled and started reusing its slots.
 
-mod alloc_counter;
 mod shield_common;
 
 use std::time::Duration;
@@ -12,7 +11,7 @@ use bytes::Bytes;
 use shield_common::{MEDIA_SSRC, ShieldCall};
 
 #[global_allocator]
-static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
+static GLOBAL: sfu_testkit::alloc::Counting = sfu_testkit::alloc::Counting;
 
 fn inputs(first_seq: u16, n: usize) -> Vec<Bytes> {
     (0..n)
@@ -33,7 +32,7 @@ fn inputs(first_seq: u16, n: usize) -> Vec<Bytes> {
 fn run(call: &mut ShieldCall, packets: &[Bytes]) -> (usize, usize) {
     let mut forwarded = 0;
     let mut buf = [0u8; 1500];
-    let ((), allocations) = alloc_counter::count(|| {
+    let ((), allocations) = sfu_testkit::alloc::count(|| {
         for p in packets {
             call.advance(Duration::from_millis(2));
             call.router
@@ -42,7 +41,7 @@ fn run(call: &mut ShieldCall, packets: &[Bytes]) -> (usize, usize) {
             if call.router.poll_timeout().is_some_and(|t| t <= call.now) {
                 // Timers (the router's once-a-second receiver reports) are
                 // not the per-packet path; they are not counted.
-                alloc_counter::uncounted(|| call.router.handle_timeout(call.now));
+                sfu_testkit::alloc::uncounted(|| call.router.handle_timeout(call.now));
             }
             while let Some(out) = call.router.poll_output() {
                 if let sfu_core::Output::Rtp { packet, .. } = out {
@@ -57,7 +56,7 @@ fn run(call: &mut ShieldCall, packets: &[Bytes]) -> (usize, usize) {
 #[test]
 fn the_counter_counts() {
     let (v, allocations) =
-        alloc_counter::count(|| Vec::<u8>::with_capacity(std::hint::black_box(64)));
+        sfu_testkit::alloc::count(|| Vec::<u8>::with_capacity(std::hint::black_box(64)));
     drop(v);
     assert_eq!(allocations, 1);
 }

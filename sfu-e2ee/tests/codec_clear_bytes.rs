@@ -41,7 +41,7 @@ fn roundtrip(codec: Codec, frame: &[u8]) -> Vec<u8> {
 
 fn vp8_keyframe(len: usize) -> Vec<u8> {
     // Frame tag with bit 0 = 0 (keyframe), start code 9d 01 2a, 640x480.
-    let mut f = vec![0x50, 0x2d, 0x01, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01];
+    let mut f = sfu_testkit::rtp::VP8_KEYFRAME_HEADER.to_vec();
     f.extend((0..len - 10).map(|i| (i * 7 + 3) as u8));
     f
 }

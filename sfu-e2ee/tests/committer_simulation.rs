@@ -8,25 +8,11 @@
 mod model;
 
 use model::world::{Slot, Step, World};
+use sfu_testkit::rng::Rng;
 
 const CLIENTS: usize = 30;
 const SCHEDULES: u64 = 1000;
 const MAX_CRASHES: u32 = 12;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: deterministic per seed.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn pick(rng: &mut Rng, steps: &[Step]) -> Step {
     // Weighted by kind so schedules are long and varied: deliveries and
@@ -50,7 +36,7 @@ fn pick(rng: &mut Rng, steps: &[Step]) -> Step {
 }
 
 fn run_schedule(seed: u64) -> Result<(usize, usize, u64, usize), String> {
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut world = World::new(CLIENTS);
     let mut steps = Vec::new();
     let (mut n, mut settled) = (0, 0);

@@ -1,36 +1,15 @@
 //! Steady-state frame encryption and decryption allocate nothing: buffers
 //! are reused across frames.
 
-// A counting global allocator is the only way to observe allocations.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sfu_e2ee::codec::Codec;
 use sfu_e2ee::frame::{FrameDecryptor, FrameEncryptor};
 use sfu_e2ee::sframe::{CipherSuite, SframeKey};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: defers every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use sfu_testkit::alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 fn h264() -> Vec<u8> {
     let mut f = vec![0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0, 0, 1, 0x65];
@@ -50,7 +29,7 @@ fn encrypt_and_decrypt_allocate_nothing_after_warm_up() {
         enc.set_key(key.clone());
         let mut dec = FrameDecryptor::new(Duration::from_secs(10));
         dec.keys().install_epoch(now, 1, [key]);
-        let mut vp8 = vec![0x50u8, 0x2d, 0x01, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01];
+        let mut vp8 = sfu_testkit::rtp::VP8_KEYFRAME_HEADER.to_vec();
         vp8.extend((0..1190).map(|i| i as u8));
         let frames = [
             (Codec::Vp8, vp8),
@@ -68,8 +47,7 @@ fn encrypt_and_decrypt_allocate_nothing_after_warm_up() {
             }
         };
         run(3);
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
-        run(100);
-        assert_eq!(ALLOCATIONS.load(Ordering::Relaxed) - before, 0, "{suite:?}");
+        let ((), allocations) = alloc::count(|| run(100));
+        assert_eq!(allocations, 0, "{suite:?}");
     }
 }

@@ -11,53 +11,33 @@ use std::collections::{BinaryHeap, HashSet};
 use std::time::{Duration, Instant};
 
 use sfu_nack::{DetectorConfig, LossDetector};
-
-/// SplitMix64: a tiny seeded generator, enough for test traffic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use sfu_testkit::rng::Rng;
 
 const US: Duration = Duration::from_micros(1);
 
 fn run(seed: u64) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::splitmix(seed);
     let t0 = Instant::now();
-    let loss = 0.02 + rng.below(20) as f64 / 100.0;
-    let jitter_us = 1 + rng.below(15_000);
-    let one_way = Duration::from_millis(5 + rng.below(50));
-    let config = DetectorConfig::default().with_reorder_delay(Duration::from_millis(rng.below(12)));
+    let loss = 0.02 + rng.below_u64(20) as f64 / 100.0;
+    let jitter_us = 1 + rng.below_u64(15_000);
+    let one_way = Duration::from_millis(5 + rng.below_u64(50));
+    let config =
+        DetectorConfig::default().with_reorder_delay(Duration::from_millis(rng.below_u64(12)));
     let mut detector = LossDetector::new(config).unwrap();
     detector.set_rtt(one_way * 2);
 
-    let first_seq = 65_536 - 1 - rng.below(3000) as u32;
+    let first_seq = 65_536 - 1 - rng.below_u64(3000) as u32;
     let packets = 6000u32;
     // Arrivals at the detector: (time, tie-breaker, sequence number).
     let mut arrivals = BinaryHeap::new();
     let mut order = 0u64;
     let mut deliver = |rng: &mut Rng, arrivals: &mut BinaryHeap<_>, at: Duration, seq: u16| {
-        if rng.chance(loss) {
+        if rng.chance_at_most(loss) {
             return false;
         }
-        let copies = if rng.chance(0.02) { 2 } else { 1 };
+        let copies = if rng.chance_at_most(0.02) { 2 } else { 1 };
         for _ in 0..copies {
-            let delay = one_way + US * rng.below(jitter_us) as u32;
+            let delay = one_way + US * rng.below_u64(jitter_us) as u32;
             order += 1;
             arrivals.push(Reverse((at + delay, order, seq)));
         }

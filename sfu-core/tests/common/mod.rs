@@ -5,29 +5,18 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use sfu_core::{
-    Codec, CodecConfig, ExtensionMap, OutboundExtensions, OutboundRtp, Output, PullConfig, Router,
-    RouterConfig, SessionConfig, SessionId, SubscriptionId, TrackConfig,
+    Codec, CodecConfig, ExtensionMap, Output, PullConfig, Router, RouterConfig, SessionConfig,
+    SessionId, SubscriptionId, TrackConfig,
 };
+use sfu_testkit::rtp::Rtp;
 
-/// Serializes an RTP packet (our own serializer is the packet builder).
+/// An RTP packet from the kit's builder (independent of the router's own
+/// serializer).
 pub fn rtp(ssrc: u32, pt: u8, seq: u16, ts: u32, exts: &[(u8, &[u8])], payload: &[u8]) -> Bytes {
-    let mut extensions = OutboundExtensions::default();
-    for (id, v) in exts {
-        assert!(extensions.push(*id, v));
-    }
-    Bytes::from(
-        OutboundRtp {
-            marker: false,
-            payload_type: pt,
-            sequence_number: seq,
-            timestamp: ts,
-            ssrc,
-            extensions,
-            rtx_osn: None,
-            payload: Bytes::copy_from_slice(payload),
-        }
-        .to_vec(),
-    )
+    Rtp::new(ssrc, pt, seq, ts)
+        .extensions(exts)
+        .payload(payload)
+        .bytes()
 }
 
 /// A router with one publisher of a single-layer VP8 track "cam" on SSRC

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sfu_core::{
-    Codec, CodecConfig, LayerConfig, LayerIndex, LossRecovery, OutboundExtensions, OutboundRtp,
-    Output, PullConfig, Router, RouterConfig, SessionConfig, SessionId, Shield, ShieldConfig,
-    StreamKey, SubscriptionId, TrackConfig, TrackId,
+    Codec, CodecConfig, LayerConfig, LayerIndex, LossRecovery, OutboundRtp, Output, PullConfig,
+    Router, RouterConfig, SessionConfig, SessionId, Shield, ShieldConfig, StreamKey,
+    SubscriptionId, TrackConfig, TrackId,
 };
+use sfu_testkit::rtp::{Rtcp, Rtp};
 
 pub const MEDIA_SSRC: u32 = 0x100;
 pub const RTX_SSRC: u32 = 0x101;
@@ -221,34 +222,15 @@ impl ShieldCall {
 }
 
 pub fn rtp(ssrc: u32, pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Bytes {
-    Bytes::from(
-        OutboundRtp {
-            marker: false,
-            payload_type: pt,
-            sequence_number: seq,
-            timestamp: ts,
-            ssrc,
-            extensions: OutboundExtensions::default(),
-            rtx_osn: None,
-            payload: Bytes::copy_from_slice(payload),
-        }
-        .to_vec(),
-    )
+    Rtp::new(ssrc, pt, seq, ts).payload(payload).bytes()
 }
 
 /// An RFC 4585 generic NACK, packed with `sfu-nack`'s packer.
 pub fn nack_packet(sender: u32, media: u32, seqs: &[u16]) -> Bytes {
-    let pairs: Vec<sfu_nack::NackPair> = sfu_nack::pack_nacks(seqs.iter().copied()).collect();
-    let words = 2 + pairs.len();
-    let mut p = vec![0x81, 205];
-    p.extend_from_slice(&(words as u16).to_be_bytes());
-    p.extend_from_slice(&sender.to_be_bytes());
-    p.extend_from_slice(&media.to_be_bytes());
-    for pair in pairs {
-        p.extend_from_slice(&pair.pid.to_be_bytes());
-        p.extend_from_slice(&pair.blp.to_be_bytes());
-    }
-    Bytes::from(p)
+    let pairs: Vec<(u16, u16)> = sfu_nack::pack_nacks(seqs.iter().copied())
+        .map(|p| (p.pid, p.blp))
+        .collect();
+    Rtcp::new().nack(sender, media, &pairs).bytes()
 }
 
 /// Sequence numbers of every generic NACK in a compound RTCP packet.

@@ -271,9 +271,7 @@ impl GroupKeying for ModelKeying {
         let p = decode_commit(commit)
             .ok_or_else(|| Error::CommitRejected("model: not a commit".into()))?;
         if p.gid != g.gid || p.epoch != g.epoch || p.auth != g.auth {
-            return Err(Error::CommitRejected(
-                "model: wrong group or epoch".into(),
-            ));
+            return Err(Error::CommitRejected("model: wrong group or epoch".into()));
         }
         if g.leaves
             .get(p.committer as usize)
@@ -301,8 +299,7 @@ impl GroupKeying for ModelKeying {
         let body = welcome
             .strip_prefix(b"welcome")
             .ok_or_else(|| Error::WelcomeRejected("model".into()))?;
-        let (g, _) =
-            Group::decode(body).ok_or_else(|| Error::WelcomeRejected("model".into()))?;
+        let (g, _) = Group::decode(body).ok_or_else(|| Error::WelcomeRejected("model".into()))?;
         if !g.leaves.contains(&Some(self.me)) {
             return Err(Error::WelcomeRejected("model: not for us".into()));
         }
