@@ -3,13 +3,10 @@
 //! on the same seed. Runs are shorter than the 60 s default; the metrics
 //! are the simulator's own, unchanged.
 
-#[allow(dead_code)]
-#[path = "../examples/nack_sim.rs"]
-mod sim;
-
 use std::sync::OnceLock;
 
-use sim::{SimOptions, SimReport};
+use sfu_sim::nack_sim as sim;
+use sfu_sim::nack_sim::{SimOptions, SimReport};
 
 const SEEDS: [u64; 4] = [11, 22, 33, 44];
 const SECONDS: u64 = 15;

@@ -5,17 +5,18 @@
 //! each subscriber received and how many keyframe requests reached the
 //! publisher.
 //!
-//! Run: `cargo run --release --example router_demo [-- --subscribers N --seconds S]`
+//! Run: `cargo run --release -p sfu-sim --bin router_demo [-- --subscribers N --seconds S]`
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sfu::router::{
-    Codec, CodecConfig, EndReason, RouterEvent, ExtensionMap, Fallback, Hint, LayerConfig,
-    OutboundExtensions, OutboundRtp, Output, PullConfig, Router, RouterConfig, RouterStats,
-    RtpPacket, SessionConfig, Simulcast, SubscriptionId, TrackConfig,
+use sfu_core::{
+    Codec, CodecConfig, EndReason, ExtensionMap, Fallback, Hint, LayerConfig, Output, PullConfig,
+    Router, RouterConfig, RouterEvent, RouterStats, RtpPacket, SessionConfig, Simulcast,
+    SubscriptionId, TrackConfig,
 };
+use sfu_testkit::rtp::{Rtcp, Rtp, vp8_descriptor};
 
 const RIDS: [&str; 3] = ["q", "h", "f"];
 const PACKETS_PER_FRAME: [usize; 3] = [1, 2, 4];
@@ -100,7 +101,7 @@ struct Layer {
 }
 
 struct Sub {
-    session: sfu::router::SessionId,
+    session: sfu_core::SessionId,
     video: SubscriptionId,
     audio: SubscriptionId,
     log: SubscriberLog,
@@ -109,7 +110,7 @@ struct Sub {
 fn vp8_payload(layer: usize, frame: u32, index: usize, count: usize, key: bool) -> Bytes {
     let mut p = Vec::with_capacity(64);
     // Payload descriptor: S=1 and partition 0 on the frame's first packet.
-    p.push(if index == 0 { 0x10 } else { 0x00 });
+    p.push(vp8_descriptor(index == 0));
     // VP8 frame tag: bit 0 clear on keyframes (RFC 6386 §9.1).
     p.push(if key { 0x00 } else { 0x01 });
     p.push(layer as u8);
@@ -129,37 +130,19 @@ fn rtp(
     exts: &[(u8, &[u8])],
     payload: Bytes,
 ) -> Bytes {
-    let mut extensions = OutboundExtensions::default();
-    for (id, v) in exts {
-        extensions.push(*id, v);
-    }
-    let packet = OutboundRtp {
-        marker,
-        payload_type: pt,
-        sequence_number: seq,
-        timestamp: ts,
-        ssrc,
-        extensions,
-        rtx_osn: None,
-        payload,
-    };
-    Bytes::from(packet.to_vec())
+    Rtp::new(ssrc, pt, seq, ts)
+        .marker(marker)
+        .extensions(exts)
+        .payload(&payload)
+        .bytes()
 }
 
 fn sender_report(ssrc: u32, ntp: u64, rtp_ts: u32) -> Bytes {
-    let mut p = vec![0x80, 200, 0, 6];
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(&ntp.to_be_bytes());
-    p.extend_from_slice(&rtp_ts.to_be_bytes());
-    p.extend_from_slice(&[0; 8]);
-    Bytes::from(p)
+    Rtcp::new().sr(ssrc, ntp, rtp_ts).bytes()
 }
 
 fn pli(sender: u32, media: u32) -> Bytes {
-    let mut p = vec![0x81, 206, 0, 2];
-    p.extend_from_slice(&sender.to_be_bytes());
-    p.extend_from_slice(&media.to_be_bytes());
-    Bytes::from(p)
+    Rtcp::new().pli(sender, media).bytes()
 }
 
 /// Which media SSRC a PLI (PT 206, FMT 1) is about.
@@ -406,7 +389,7 @@ pub fn run(opts: DemoOptions) -> DemoReport {
 fn drain(
     router: &mut Router,
     t: Duration,
-    publisher: sfu::router::SessionId,
+    publisher: sfu_core::SessionId,
     layers: &mut [Layer],
     subs: &mut [Sub],
     by_subscription: &HashMap<SubscriptionId, usize>,
@@ -446,7 +429,7 @@ fn drain(
                     ssrc: parsed.ssrc,
                     layer: p[2],
                     frame: u32::from_be_bytes([p[3], p[4], p[5], p[6]]),
-                    keyframe_start: sfu::router::starts_keyframe(Codec::Vp8, p),
+                    keyframe_start: sfu_core::starts_keyframe(Codec::Vp8, p),
                 });
             }
         }
@@ -472,65 +455,4 @@ fn drain(
             _ => {}
         }
     }
-}
-
-#[allow(dead_code)]
-fn main() {
-    let mut opts = DemoOptions::default();
-    let args: Vec<String> = std::env::args().collect();
-    for pair in args[1..].chunks(2) {
-        match (pair[0].as_str(), pair.get(1).and_then(|v| v.parse().ok())) {
-            ("--subscribers", Some(n)) => opts.subscribers = n as usize,
-            ("--seconds", Some(n)) => opts.seconds = n,
-            _ => {
-                eprintln!("usage: router_demo [--subscribers N] [--seconds S]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let report = run(opts);
-    println!("sub  preference  video_pkts  audio_pkts  switches  layers(q/h/f packets)");
-    for (i, s) in report.subscribers.iter().enumerate() {
-        let mut per_layer = [0usize; 3];
-        for r in &s.video {
-            per_layer[usize::from(r.layer)] += 1;
-        }
-        let pref = if s.first_preference == s.second_preference {
-            s.first_preference.to_string()
-        } else {
-            format!("{}->{}", s.first_preference, s.second_preference)
-        };
-        println!(
-            "{i:>3}  {pref:<10}  {:>10}  {:>10}  {:>8}  {}/{}/{}",
-            s.video.len(),
-            s.audio_seqs.len(),
-            s.switch_events,
-            per_layer[0],
-            per_layer[1],
-            per_layer[2]
-        );
-    }
-    let mut per_layer = [0usize; 3];
-    for (_, l) in &report.upstream_keyframe_requests {
-        per_layer[*l] += 1;
-    }
-    println!(
-        "keyframe requests: {} from subscribers -> {} to the publisher (q/h/f: {}/{}/{}), {} suppressed by the 500 ms interval",
-        report.subscriber_keyframe_requests,
-        report.upstream_keyframe_requests.len(),
-        per_layer[0],
-        per_layer[1],
-        per_layer[2],
-        report.stats.keyframe_requests_suppressed
-    );
-    println!(
-        "packets: {} received from the publisher, {} forwarded; subscriptions ended when the publisher left: {}",
-        report.stats.rtp_received,
-        report.stats.rtp_forwarded,
-        report
-            .subscribers
-            .iter()
-            .map(|s| s.ended.len())
-            .sum::<usize>()
-    );
 }

@@ -2,15 +2,12 @@
 //! simulcast publisher, preferences changing halfway, keyframe-request
 //! bursts, and the publisher leaving at the end.
 
-#[allow(dead_code)]
-#[path = "../examples/router_demo.rs"]
-mod demo;
-
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use demo::{DemoOptions, DemoReport};
-use sfu::router::EndReason;
+use sfu_core::EndReason;
+use sfu_sim::router_demo as demo;
+use sfu_sim::router_demo::{DemoOptions, DemoReport};
 
 fn report() -> &'static DemoReport {
     static REPORT: OnceLock<DemoReport> = OnceLock::new();
