@@ -59,6 +59,18 @@ impl Node {
         offer: &str,
         tracks: &[PushTrack],
     ) -> Result<Negotiated, Error> {
+        let r = self.push_tracks_now(now, session, offer, tracks);
+        self.pump(now);
+        r
+    }
+
+    fn push_tracks_now(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        offer: &str,
+        tracks: &[PushTrack],
+    ) -> Result<Negotiated, Error> {
         if tracks.len() > MAX_TRACKS_PER_COMMAND {
             return Err(Error::TooManyTracks(MAX_TRACKS_PER_COMMAND));
         }
@@ -107,6 +119,18 @@ impl Node {
     /// [`Node::apply_answer`]); a pull of a track not published yet waits
     /// and raises [`NodeEvent::NegotiationNeeded`] when it is.
     pub fn pull_tracks(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        pulls: &[PullTrack],
+        offer: Option<&str>,
+    ) -> Result<Negotiated, Error> {
+        let r = self.pull_tracks_now(now, session, pulls, offer);
+        self.pump(now);
+        r
+    }
+
+    fn pull_tracks_now(
         &mut self,
         now: Instant,
         session: SessionId,
@@ -170,6 +194,17 @@ impl Node {
     /// The client's answer to the node's offer: sections it accepted start
     /// delivering, sections it refused are dropped.
     pub fn apply_answer(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        answer: &str,
+    ) -> Result<(), Error> {
+        let r = self.apply_answer_now(now, session, answer);
+        self.pump(now);
+        r
+    }
+
+    fn apply_answer_now(
         &mut self,
         now: Instant,
         session: SessionId,
@@ -261,6 +296,19 @@ impl Node {
         offer: Option<&str>,
         force: bool,
     ) -> Result<Negotiated, Error> {
+        let r = self.close_tracks_now(now, session, mids, offer, force);
+        self.pump(now);
+        r
+    }
+
+    fn close_tracks_now(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        mids: &[String],
+        offer: Option<&str>,
+        force: bool,
+    ) -> Result<Negotiated, Error> {
         if mids.len() > MAX_TRACKS_PER_COMMAND {
             return Err(Error::TooManyTracks(MAX_TRACKS_PER_COMMAND));
         }
@@ -330,6 +378,12 @@ impl Node {
     /// Ends a session: DTLS close_notify to a connected client, every
     /// track it published ends for its subscribers.
     pub fn close_session(&mut self, now: Instant, session: SessionId) -> Result<(), Error> {
+        let r = self.close_session_now(now, session);
+        self.pump(now);
+        r
+    }
+
+    fn close_session_now(&mut self, now: Instant, session: SessionId) -> Result<(), Error> {
         if !self.sessions.contains_key(&session) {
             return Err(Error::UnknownSession);
         }
@@ -343,6 +397,7 @@ impl Node {
         for id in ids {
             self.remove(now, id, CloseReason::Local);
         }
+        self.pump(now);
     }
 
     /// Sets the preferred simulcast layer (RID; `None`: the highest) of

@@ -192,6 +192,19 @@ impl Node {
         name: &str,
         relay_name: &str,
     ) -> Result<RelayTrack, Error> {
+        let r = self.relay_track_now(now, link, publisher, name, relay_name);
+        self.pump(now);
+        r
+    }
+
+    fn relay_track_now(
+        &mut self,
+        now: Instant,
+        link: SessionId,
+        publisher: SessionId,
+        name: &str,
+        relay_name: &str,
+    ) -> Result<RelayTrack, Error> {
         let track = self
             .sessions
             .get(&publisher)
@@ -259,6 +272,17 @@ impl Node {
         link: SessionId,
         track: RelayTrack,
     ) -> Result<(), Error> {
+        let r = self.accept_relay_track_now(now, link, track);
+        self.pump(now);
+        r
+    }
+
+    fn accept_relay_track_now(
+        &mut self,
+        now: Instant,
+        link: SessionId,
+        track: RelayTrack,
+    ) -> Result<(), Error> {
         let s = self.sessions.get_mut(&link).ok_or(Error::UnknownSession)?;
         let Link::Relay(relay) = &mut s.link else {
             return Err(Error::NotARelay);
@@ -298,6 +322,17 @@ impl Node {
     /// Stops relaying the track named `relay_name` over `link` (on the
     /// sending node), or unpublishes it (on the receiving node).
     pub fn end_relay_track(
+        &mut self,
+        now: Instant,
+        link: SessionId,
+        relay_name: &str,
+    ) -> Result<(), Error> {
+        let r = self.end_relay_track_now(now, link, relay_name);
+        self.pump(now);
+        r
+    }
+
+    fn end_relay_track_now(
         &mut self,
         now: Instant,
         link: SessionId,

@@ -116,6 +116,17 @@ impl Node {
         viewer: SessionId,
         pulls: &[PullTrack],
     ) -> Result<(), Error> {
+        let r = self.attach_now(now, viewer, pulls);
+        self.pump(now);
+        r
+    }
+
+    fn attach_now(
+        &mut self,
+        now: Instant,
+        viewer: SessionId,
+        pulls: &[PullTrack],
+    ) -> Result<(), Error> {
         let mut unused = pulls.to_vec();
         let kinds: Vec<(String, MediaKind)> = self
             .sessions
