@@ -197,6 +197,8 @@ pub struct PeerStats {
     pub receiver_reports_sent: u64,
     /// Sender reports sent (one per sending SSRC per second).
     pub sender_reports_sent: u64,
+    /// SRTCP packets sent.
+    pub rtcp_sent: u64,
     /// SRTCP packets received.
     pub rtcp_received: u64,
     /// SRTP/SRTCP packets that failed to decrypt or authenticate (or came before keys).

@@ -66,6 +66,9 @@ impl RemoteSection {
     }
 }
 
+/// At most this many m-sections are read from one description.
+const MAX_SECTIONS: usize = 64;
+
 fn invalid(what: &str) -> PeerError {
     PeerError::InvalidSdp(what.to_owned())
 }
@@ -151,6 +154,12 @@ impl RemoteDescription {
     pub(crate) fn parse(text: &str) -> Result<Self, PeerError> {
         let raw = SessionDescription::unmarshal(&mut Cursor::new(text.as_bytes()))
             .map_err(|e| PeerError::InvalidSdp(e.to_string()))?;
+        if raw.media_descriptions.len() > MAX_SECTIONS {
+            return Err(PeerError::InvalidSdp(format!(
+                "{} m-sections, at most {MAX_SECTIONS} are read",
+                raw.media_descriptions.len()
+            )));
+        }
         let session = &raw.attributes;
         let bundle: Vec<String> = value(session, "group")
             .and_then(|g| g.strip_prefix("BUNDLE"))

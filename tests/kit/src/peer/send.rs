@@ -91,6 +91,7 @@ impl Peer {
             return;
         };
         if let Ok(wire) = srtp.tx.encrypt_rtcp(packet) {
+            self.stats.rtcp_sent += 1;
             self.queue(to, wire.to_vec());
         }
     }
