@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sfu_net::{CloseReason, EndpointConfig, Error, EndpointEvent, Fingerprint};
+use sfu_net::{CloseReason, EndpointConfig, EndpointEvent, Error, Fingerprint};
 
 #[test]
 fn certificate_not_matching_offer_fails_the_session() {
@@ -24,7 +24,11 @@ fn certificate_not_matching_offer_fails_the_session() {
     peer.start_dtls(t0);
     let events = pump(&mut ep, &mut [&mut peer], t0);
 
-    assert!(!events.iter().any(|e| matches!(e, EndpointEvent::Connected { .. })));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, EndpointEvent::Connected { .. }))
+    );
     let reason = events
         .iter()
         .find_map(|e| match e {

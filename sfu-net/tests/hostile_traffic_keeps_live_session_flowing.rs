@@ -170,7 +170,9 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
                         assert_eq!(packet[..], rtp(seq, 0x1111, 1000)[..]);
                         live_received += 1;
                     }
-                    EndpointEvent::Closed { .. } | EndpointEvent::Connected { .. } => panic!("unexpected {e:?}"),
+                    EndpointEvent::Closed { .. } | EndpointEvent::Connected { .. } => {
+                        panic!("unexpected {e:?}")
+                    }
                     _ => {}
                 }
             }

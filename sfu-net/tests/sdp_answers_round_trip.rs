@@ -380,7 +380,7 @@ fn sendrecv_publish_section_is_answered_recvonly() {
 #[test]
 fn ipv6_announced_address_is_written_as_ip6() {
     let mut local6 = local();
-    local6.candidate = "[2001:db8::7]:8443".parse().unwrap();
+    local6.candidates = vec!["[2001:db8::7]:8443".parse().unwrap()];
     let answer = PublishOffer::parse(PUBLISH)
         .unwrap()
         .answer(&local6, &Capabilities::default())

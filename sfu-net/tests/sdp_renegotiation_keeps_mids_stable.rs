@@ -8,7 +8,13 @@ mod sdp_support;
 use sdp_support::*;
 use sfu_net::sdp::*;
 
-fn track(kind: MediaKind, codec: PayloadFormat, ssrc: u32, rtx: Option<u32>, id: &str) -> OutgoingTrack {
+fn track(
+    kind: MediaKind,
+    codec: PayloadFormat,
+    ssrc: u32,
+    rtx: Option<u32>,
+    id: &str,
+) -> OutgoingTrack {
     OutgoingTrack {
         kind,
         codec,

@@ -107,17 +107,17 @@ impl Peer {
         let ufrag = format!("peer{seed}");
         let session = SessionId::from(seed);
         ep.add_session(
-                now,
-                session,
-                TransportConfig {
-                    credentials: creds.clone(),
-                    remote_ufrag: Some(ufrag.clone()),
-                    remote_fingerprint: announced.unwrap_or(fingerprint),
-                    remote_ssrcs,
-                    learn_remote_ssrcs,
-                },
-            )
-            .unwrap();
+            now,
+            session,
+            TransportConfig {
+                credentials: creds.clone(),
+                remote_ufrag: Some(ufrag.clone()),
+                remote_fingerprint: announced.unwrap_or(fingerprint),
+                remote_ssrcs,
+                learn_remote_ssrcs,
+            },
+        )
+        .unwrap();
         let peer = Peer {
             addr: addr.parse().unwrap(),
             ufrag,
