@@ -50,11 +50,11 @@ pub use error::Error;
 pub use event::{CloseReason, EndpointEvent, Transmit};
 pub use ice::IceCredentials;
 pub use node::{
-    Negotiated, Node, NodeConfig, NodeEvent, NodeStats, PullTrack, PushTrack, RelayKeys, RelayTrack,
-    SdpType, SessionDescription, TrackOutcome, TrackState,
+    Negotiated, Node, NodeConfig, NodeEvent, NodeStats, PullTrack, PushTrack, RelayKeys,
+    RelayTrack, SdpType, SessionDescription, TrackOutcome, TrackState,
 };
+pub use session::{SessionKey, TransportConfig};
 /// Sessions are named by the router's id in every layer.
 pub use sfu_core::SessionId;
-pub use session::{SessionKey, TransportConfig};
 pub use srtp::SrtpProfile;
 pub use stats::EndpointStats;

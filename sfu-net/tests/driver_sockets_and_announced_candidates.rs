@@ -22,7 +22,10 @@ fn offer() -> String {
 /// The distinct candidate addresses of an answer (every m-section repeats them).
 fn candidates(answer: &str) -> Vec<SocketAddr> {
     let mut out: Vec<SocketAddr> = Vec::new();
-    for c in answer.lines().filter_map(|l| l.strip_prefix("a=candidate:")) {
+    for c in answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=candidate:"))
+    {
         let f: Vec<&str> = c.split(' ').collect();
         let addr = f
             .get(4)
@@ -64,12 +67,21 @@ fn all_interfaces_announce_the_non_loopback_addresses_browsers_use() {
     assert!(!announced.is_empty());
     if expected.is_empty() {
         // Only loopback here: announcing it is all a browser could use.
-        assert!(announced.iter().all(|a| a.ip().is_loopback()), "{announced:?}");
+        assert!(
+            announced.iter().all(|a| a.ip().is_loopback()),
+            "{announced:?}"
+        );
     } else {
         for ip in &expected {
-            assert!(announced.iter().any(|a| a.ip() == *ip), "{ip} not in {announced:?}");
+            assert!(
+                announced.iter().any(|a| a.ip() == *ip),
+                "{ip} not in {announced:?}"
+            );
         }
-        assert!(announced.iter().all(|a| !a.ip().is_loopback()), "{announced:?}");
+        assert!(
+            announced.iter().all(|a| !a.ip().is_loopback()),
+            "{announced:?}"
+        );
     }
     let ports: Vec<u16> = driver.local_addrs().iter().map(|a| a.port()).collect();
     assert!(announced.iter().all(|a| ports.contains(&a.port())));
@@ -87,7 +99,10 @@ fn a_pinned_address_and_a_public_ip_are_announced_as_given() {
     let driver = Driver::spawn(config).unwrap();
     let answer = driver.handle().publish(&offer()).unwrap().answer;
     let port = driver.local_addr().port();
-    assert_eq!(candidates(&answer), vec![SocketAddr::from(([203, 0, 113, 9], port))]);
+    assert_eq!(
+        candidates(&answer),
+        vec![SocketAddr::from(([203, 0, 113, 9], port))]
+    );
     driver.shutdown();
 }
 
@@ -122,9 +137,14 @@ fn a_peer_connects_over_real_udp_to_a_wildcard_socket() {
     let driver = Driver::spawn(DriverConfig::new("0.0.0.0:0".parse().unwrap())).unwrap();
     let port = driver.local_addr().port();
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .unwrap();
     let now = Instant::now();
-    let mut peer = Peer::new(now, PeerConfig::new(socket.local_addr().unwrap(), 5).send_audio());
+    let mut peer = Peer::new(
+        now,
+        PeerConfig::new(socket.local_addr().unwrap(), 5).send_audio(),
+    );
     let offer = peer.create_offer();
     let answer = driver.handle().publish(&offer).unwrap().answer;
     // Point the peer at loopback, the interface its socket can reach.
@@ -149,7 +169,11 @@ fn a_peer_connects_over_real_udp_to_a_wildcard_socket() {
             socket.send_to(&data, to).unwrap();
         }
         if let Ok((n, from)) = socket.recv_from(&mut buf) {
-            assert_eq!(from, SocketAddr::from(([127, 0, 0, 1], port)), "replies leave from the checked address");
+            assert_eq!(
+                from,
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                "replies leave from the checked address"
+            );
             peer.handle_datagram(Instant::now(), from, &buf[..n]);
         }
     }

@@ -22,7 +22,10 @@ fn a_viewer_that_stops_consent_is_closed_after_30_seconds() {
     w.peers[viewer].stop_consent();
     assert!(w.run_until(Duration::from_secs(40), |w| w.closed(0, sv)));
     let waited = w.now - stopped;
-    assert!(waited >= Duration::from_secs(25) && waited <= Duration::from_secs(31), "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs(25) && waited <= Duration::from_secs(31),
+        "{waited:?}"
+    );
     assert!(w.events[0].iter().any(|e| matches!(e,
         NodeEvent::Closed { session, reason: CloseReason::ConsentExpired } if *session == sv)));
     assert!(!w.closed(0, source));

@@ -20,7 +20,11 @@ fn run(seed: u64) -> String {
             .with_reorder(0.02),
     );
     let publisher = w.add_peer(PeerConfig::new(peer_addr(0), 20).send_audio().send_video());
-    let viewer = w.add_peer(PeerConfig::new(peer_addr(1), 21).receive_audio().receive_video());
+    let viewer = w.add_peer(
+        PeerConfig::new(peer_addr(1), 21)
+            .receive_audio()
+            .receive_video(),
+    );
     let source = w.publish(0, publisher);
     w.view(0, viewer, Some(source));
     let mut camera = Camera::new(publisher, Some("0"), Some("1"));

@@ -15,7 +15,11 @@ fn a_viewer_pulls_a_second_stream_by_sfu_offer() {
     let mut w = World::new(3, 1);
     let a = w.add_peer(PeerConfig::new(peer_addr(0), 40).send_audio().send_video());
     let b = w.add_peer(PeerConfig::new(peer_addr(1), 41).send_audio().send_video());
-    let viewer = w.add_peer(PeerConfig::new(peer_addr(2), 42).receive_audio().receive_video());
+    let viewer = w.add_peer(
+        PeerConfig::new(peer_addr(2), 42)
+            .receive_audio()
+            .receive_video(),
+    );
     let (sa, sb) = (w.publish(0, a), w.publish(0, b));
     let sv = w.view(0, viewer, Some(sa));
     assert!(w.run_until(Duration::from_secs(5), |w| w.connected(&[0, 1, 2])));
@@ -62,18 +66,26 @@ fn a_pull_before_publish_waits_then_asks_for_negotiation() {
         .pull_tracks(w.now, sv, &[PullTrack::new(sp, "cam")], None)
         .unwrap();
     assert!(waiting.description.is_none());
-    assert_eq!(waiting.tracks[0].result.as_ref().ok(), Some(&sfu_net::TrackState::Waiting));
+    assert_eq!(
+        waiting.tracks[0].result.as_ref().ok(),
+        Some(&sfu_net::TrackState::Waiting)
+    );
     // Now it is pushed under that name (Calls: tracks/new, location local).
     let offer = w.peers[publisher].create_offer();
     let pushed = w.nodes[0]
         .push_tracks(w.now, sp, &offer, &[sfu_net::PushTrack::new("0", "cam")])
         .unwrap();
     assert!(pushed.tracks[0].result.is_ok());
-    w.peers[publisher].apply_answer(pushed.sdp().unwrap()).unwrap();
+    w.peers[publisher]
+        .apply_answer(pushed.sdp().unwrap())
+        .unwrap();
     w.flush();
     assert!(w.events[0].iter().any(|e| matches!(e,
         sfu_net::NodeEvent::NegotiationNeeded { session } if *session == sv)));
-    let offer = w.nodes[0].create_offer(w.now, sv).unwrap().expect("an offer");
+    let offer = w.nodes[0]
+        .create_offer(w.now, sv)
+        .unwrap()
+        .expect("an offer");
     let answer = w.peers[viewer].accept_offer(&offer.sdp).unwrap();
     w.nodes[0].apply_answer(w.now, sv, &answer).unwrap();
     assert!(w.run_until(Duration::from_secs(5), |w| w.connected(&[0, 1])));

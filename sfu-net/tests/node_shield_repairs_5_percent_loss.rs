@@ -45,5 +45,8 @@ fn five_percent_loss_each_way_is_repaired() {
     assert!(delivered >= 0.99, "delivered {delivered}");
     assert!(repaired > 10, "{repaired} packets repaired");
     assert!(stats.router.retransmissions_sent > 0);
-    assert!(stats.router.nacks_sent > 0, "the publisher was asked for its uplink's losses");
+    assert!(
+        stats.router.nacks_sent > 0,
+        "the publisher was asked for its uplink's losses"
+    );
 }

@@ -14,7 +14,11 @@ use sfu_testkit::peer::PeerConfig;
 #[test]
 fn a_viewer_first_then_two_publishers_in_turn_sees_one_stream() {
     let mut w = World::new(2, 1);
-    let viewer = w.add_peer(PeerConfig::new(peer_addr(0), 30).receive_audio().receive_video());
+    let viewer = w.add_peer(
+        PeerConfig::new(peer_addr(0), 30)
+            .receive_audio()
+            .receive_video(),
+    );
     let viewing = w.view(0, viewer, None);
     assert!(w.run_until(Duration::from_secs(5), |w| w.connected(&[0])));
 
@@ -42,7 +46,12 @@ fn a_viewer_first_then_two_publishers_in_turn_sees_one_stream() {
     w.run_with(Duration::from_secs(2), &mut |w| camera.tick(w));
 
     let all = received_on(&w, viewer, "1");
-    assert!(all.len() > before.len() + 100, "{} then {}", before.len(), all.len());
+    assert!(
+        all.len() > before.len() + 100,
+        "{} then {}",
+        before.len(),
+        all.len()
+    );
     for pair in all.windows(2) {
         assert_eq!(pair[1].0, pair[0].0.wrapping_add(1), "{pair:?}");
     }

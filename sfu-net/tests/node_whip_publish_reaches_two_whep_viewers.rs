@@ -15,8 +15,16 @@ fn two_viewers_receive_the_publishers_audio_and_video() {
     let mut w = World::new(1, 1);
     let publisher = w.add_peer(PeerConfig::new(peer_addr(0), 10).send_audio().send_video());
     let viewers = [
-        w.add_peer(PeerConfig::new(peer_addr(1), 11).receive_audio().receive_video()),
-        w.add_peer(PeerConfig::new(peer_addr(2), 12).receive_audio().receive_video()),
+        w.add_peer(
+            PeerConfig::new(peer_addr(1), 11)
+                .receive_audio()
+                .receive_video(),
+        ),
+        w.add_peer(
+            PeerConfig::new(peer_addr(2), 12)
+                .receive_audio()
+                .receive_video(),
+        ),
     ];
     let source = w.publish(0, publisher);
     for &v in &viewers {
@@ -35,8 +43,16 @@ fn two_viewers_receive_the_publishers_audio_and_video() {
         let audio = received_on(&w, v, "0");
         let video = received_on(&w, v, "1");
         // 3 s of 50 pps audio and 90 pps video, less the first round trips.
-        assert!(audio.len() > 120, "viewer {v}: {} audio packets", audio.len());
-        assert!(video.len() > 200, "viewer {v}: {} video packets", video.len());
+        assert!(
+            audio.len() > 120,
+            "viewer {v}: {} audio packets",
+            audio.len()
+        );
+        assert!(
+            video.len() > 200,
+            "viewer {v}: {} video packets",
+            video.len()
+        );
         for stream in [&audio, &video] {
             for pair in stream.windows(2) {
                 assert_eq!(pair[1].0, pair[0].0.wrapping_add(1), "viewer {v}: {pair:?}");

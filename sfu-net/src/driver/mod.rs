@@ -86,9 +86,7 @@ impl DriverConfig {
     /// (`[::]`), announcing the interface addresses browsers use.
     pub fn all_interfaces(port: u16) -> Self {
         let mut config = Self::new(SocketAddr::from(([0, 0, 0, 0], port)));
-        config
-            .sockets
-            .push(SocketAddr::from(([0u16; 8], port)));
+        config.sockets.push(SocketAddr::from(([0u16; 8], port)));
         config
     }
 }
@@ -263,7 +261,8 @@ impl Driver {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| Error::Io(std::io::Error::other(format!("no OS randomness: {e}"))))?;
-        let mut node_config = NodeConfig::new(certificate, seed).with_candidates(candidates.clone());
+        let mut node_config =
+            NodeConfig::new(certificate, seed).with_candidates(candidates.clone());
         node_config.router = config.router;
         node_config.shield = config.shield;
         node_config.endpoint = config.endpoint;
@@ -350,7 +349,12 @@ fn announced(sockets: &[MediaSocket], announce: &[IpAddr]) -> Result<Vec<SocketA
         let port = m.local.port();
         let family = |ip: &IpAddr| ip.is_ipv4() == m.local.is_ipv4();
         if !announce.is_empty() {
-            out.extend(announce.iter().filter(|ip| family(ip)).map(|&ip| SocketAddr::new(ip, port)));
+            out.extend(
+                announce
+                    .iter()
+                    .filter(|ip| family(ip))
+                    .map(|&ip| SocketAddr::new(ip, port)),
+            );
             continue;
         }
         if !m.local.ip().is_unspecified() {

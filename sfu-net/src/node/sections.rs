@@ -351,8 +351,10 @@ impl Node {
             .get_mut(&session)
             .ok_or(Error::UnknownSession)?;
         let c = s.client_mut().ok_or(Error::NotAClient)?;
-        let mut config = sfu_core::SessionConfig::default();
-        config.extensions = extension_map(answer);
+        let config = sfu_core::SessionConfig {
+            extensions: extension_map(answer),
+            rtcp_ssrc: None,
+        };
         self.router.update_session(session, config)?;
         if c.transport {
             return Ok(());

@@ -444,7 +444,12 @@ impl OutgoingTrack {
     /// The section content for sending this track, given the codec the
     /// other side uses for it (`codec`, with that side's payload type) and
     /// its RTX codec if both sides do RTX.
-    pub(crate) fn fill(&self, section: &mut MediaSection, codec: PayloadFormat, rtx: Option<PayloadFormat>) {
+    pub(crate) fn fill(
+        &self,
+        section: &mut MediaSection,
+        codec: PayloadFormat,
+        rtx: Option<PayloadFormat>,
+    ) {
         section.codecs.push(codec);
         section.msid = Some(self.msid.clone());
         section.ssrcs.push(SsrcInfo {
@@ -526,12 +531,14 @@ impl ViewerOffer {
             .description
             .sections
             .iter()
-            .map(|offered| match senders.iter().find(|s| s.mid == offered.mid) {
-                Some(sender) if !offered.is_rejected() => {
-                    send_section(offered, &sender.track, local, caps)
-                }
-                _ => Ok(rejected_section(offered)),
-            })
+            .map(
+                |offered| match senders.iter().find(|s| s.mid == offered.mid) {
+                    Some(sender) if !offered.is_rejected() => {
+                        send_section(offered, &sender.track, local, caps)
+                    }
+                    _ => Ok(rejected_section(offered)),
+                },
+            )
             .collect::<Result<Vec<_>, _>>()?;
         answer_description(&self.description, local, sections, 1)
     }

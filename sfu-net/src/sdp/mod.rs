@@ -23,8 +23,8 @@ mod codec;
 mod error;
 pub mod limits;
 mod model;
-mod parse;
 mod negotiation;
+mod parse;
 mod write;
 
 pub use answer::{
@@ -34,8 +34,8 @@ pub use answer::{
 pub use capabilities::{Capabilities, CodecCapability, LocalTransport};
 pub use error::SdpError;
 pub use model::{
-    Candidate, CandidateKind, PayloadFormat, CodecName, Description, Direction, ExtensionUri, Fingerprint,
-    HeaderExtension, IceParameters, MediaKind, MediaSection, Msid, Rid, RidDirection, RtcpFeedback,
-    RtxPair, Setup, Simulcast, SimulcastLayer, SsrcInfo,
+    Candidate, CandidateKind, CodecName, Description, Direction, ExtensionUri, Fingerprint,
+    HeaderExtension, IceParameters, MediaKind, MediaSection, Msid, PayloadFormat, Rid,
+    RidDirection, RtcpFeedback, RtxPair, Setup, Simulcast, SimulcastLayer, SsrcInfo,
 };
 pub use negotiation::{AnsweredOffer, Negotiation, SectionPlan};

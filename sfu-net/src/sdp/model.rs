@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-pub use super::codec::{PayloadFormat, CodecName, ExtensionUri, HeaderExtension, RtcpFeedback};
+pub use super::codec::{CodecName, ExtensionUri, HeaderExtension, PayloadFormat, RtcpFeedback};
 pub use crate::dtls::Fingerprint;
 
 /// The `m=` media type of a section.

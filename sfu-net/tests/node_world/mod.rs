@@ -193,7 +193,9 @@ impl World {
         let pulls = source
             .map(|s| self.nodes[node].source_pulls(s))
             .unwrap_or_default();
-        let v = self.nodes[node].view(self.now, &offer, &pulls, None).unwrap();
+        let v = self.nodes[node]
+            .view(self.now, &offer, &pulls, None)
+            .unwrap();
         self.peers[peer].apply_answer(&v.answer).unwrap();
         self.flush();
         v.session
@@ -244,7 +246,7 @@ impl Camera {
         if let Some(mid) = &self.video_mid
             && self.next_frame.is_none_or(|t| t <= now)
         {
-            let keyframe = self.frames % 60 == 0 || peer.keyframe_requested_on(mid);
+            let keyframe = self.frames.is_multiple_of(60) || peer.keyframe_requested_on(mid);
             let _ = peer.send_vp8_frame(now, mid, None, keyframe, 3);
             self.frames += 1;
             self.next_frame = Some(now + Duration::from_micros(33_333));
