@@ -11,32 +11,19 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sfu::router::{
-    Codec, CodecConfig, ExtensionMap, LayerConfig, OutboundExtensions, OutboundRtp, Output,
-    PullConfig, Router, RouterConfig, SessionConfig, SessionId, TrackConfig,
+    Codec, CodecConfig, ExtensionMap, LayerConfig, Output, PullConfig, Router, RouterConfig,
+    SessionConfig, SessionId, TrackConfig,
 };
+use sfu_testkit::rtp::Rtp;
 
 fn packet(seq: u16, ext: bool) -> Bytes {
-    let mut extensions = OutboundExtensions::default();
-    if ext {
-        extensions.push(4, b"1");
-        extensions.push(2, &[1, 2, 3]);
-        extensions.push(3, &[0, 1]);
-    }
     let mut payload = vec![0x10, 0x01];
     payload.resize(1100, 0x55);
-    let p = Bytes::from(
-        OutboundRtp {
-            marker: false,
-            payload_type: 96,
-            sequence_number: seq,
-            timestamp: u32::from(seq) * 3000,
-            ssrc: 0x100,
-            extensions,
-            rtx_osn: None,
-            payload: Bytes::from(payload),
-        }
-        .to_vec(),
-    );
+    let mut rtp = Rtp::new(0x100, 96, seq, u32::from(seq) * 3000).payload(&payload);
+    if ext {
+        rtp = rtp.extensions(&[(4, b"1"), (2, &[1, 2, 3]), (3, &[0, 1])]);
+    }
+    let p = rtp.bytes();
     // Shared like a pooled receive buffer: clones are refcount increments.
     drop(p.clone());
     p
@@ -83,17 +70,8 @@ fn call(subscribers: u32) -> (Router, SessionId, Instant) {
     // Start delivery with a keyframe.
     let mut key = vec![0x10, 0x00];
     key.resize(1100, 0);
-    let first = OutboundRtp {
-        marker: true,
-        payload_type: 96,
-        sequence_number: 0,
-        timestamp: 0,
-        ssrc: 0x100,
-        extensions: OutboundExtensions::default(),
-        rtx_osn: None,
-        payload: Bytes::from(key),
-    };
-    r.handle_rtp(now, a, Bytes::from(first.to_vec())).unwrap();
+    let first = Rtp::new(0x100, 96, 0, 0).marker(true).payload(&key);
+    r.handle_rtp(now, a, first.bytes()).unwrap();
     while r.poll_output().is_some() {}
     (r, a, now)
 }

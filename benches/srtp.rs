@@ -19,16 +19,15 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ring::aead::{AES_128_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sfu_net::SrtpProfile;
 use sfu_net::srtp::{DtlsRole, SrtpSession};
+use sfu_testkit::rtp::Rtp;
 
 const PACKET_LEN: usize = 1200;
 const HEADER_LEN: usize = 12;
 const SSRC: u32 = 0x1234_5678;
 
 fn rtp_packet() -> Vec<u8> {
-    let mut p = vec![0x80, 96, 0, 0, 0, 0, 0, 0];
-    p.extend_from_slice(&SSRC.to_be_bytes());
-    p.extend((0..PACKET_LEN - HEADER_LEN).map(|i| i as u8));
-    p
+    let payload: Vec<u8> = (0..PACKET_LEN - HEADER_LEN).map(|i| i as u8).collect();
+    Rtp::new(SSRC, 96, 0, 0).payload(&payload).build()
 }
 
 fn srtp(c: &mut Criterion) {

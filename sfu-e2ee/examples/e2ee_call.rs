@@ -6,7 +6,7 @@
 //! client leaves; the other two move to a new epoch with a new safety number
 //! and keep talking, and the one that left cannot decrypt them.
 //!
-//! Run: `cargo run --release --example e2ee_call`
+//! Run: `cargo run --release -p sfu-e2ee --example e2ee_call`
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use sfu_e2ee::mls::{KidLayout, MlsKeying};
 use sfu_e2ee::relay::CallRelay;
 use sfu_e2ee::sframe::CipherSuite;
 use sfu_e2ee::wire::ClientId;
+use sfu_testkit::rtp::{Rtp, VP8_INTERFRAME_TAG, VP8_KEYFRAME_HEADER, vp8_descriptor};
 
 const SUITE: CipherSuite = CipherSuite::AesGcm128Sha256;
 const VP8_PT: u8 = 96;
@@ -45,9 +46,9 @@ type Error = Box<dyn std::error::Error>;
 /// or a 3-byte interframe tag, then a recognisable secret payload.
 fn vp8_frame(from: u64, n: u32, keyframe: bool) -> Vec<u8> {
     let mut f = if keyframe {
-        vec![0x50, 0x2d, 0x01, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]
+        VP8_KEYFRAME_HEADER.to_vec()
     } else {
-        vec![0x31, 0x2d, 0x01]
+        VP8_INTERFRAME_TAG.to_vec()
     };
     for _ in 0..20 {
         f.extend_from_slice(format!("secret frame {n} of client {from}; ").as_bytes());
@@ -56,16 +57,15 @@ fn vp8_frame(from: u64, n: u32, keyframe: bool) -> Vec<u8> {
 }
 
 fn rtp(c: &mut Client, payload: &[u8], timestamp: u32) -> Bytes {
-    let mut p = Vec::with_capacity(13 + payload.len());
-    p.extend_from_slice(&[0x80, 0x80 | VP8_PT]);
-    p.extend_from_slice(&c.seq.to_be_bytes());
-    p.extend_from_slice(&timestamp.to_be_bytes());
-    p.extend_from_slice(&c.ssrc.to_be_bytes());
     // VP8 payload descriptor (RFC 7741): S=1, partition 0; one packet per frame.
-    p.push(0x10);
-    p.extend_from_slice(payload);
+    let mut body = vec![vp8_descriptor(true)];
+    body.extend_from_slice(payload);
+    let packet = Rtp::new(c.ssrc, VP8_PT, c.seq, timestamp)
+        .marker(true)
+        .payload(&body)
+        .bytes();
     c.seq = c.seq.wrapping_add(1);
-    Bytes::from(p)
+    packet
 }
 
 /// Relays protocol messages until nobody has anything to say; installs keys

@@ -3,7 +3,7 @@
 //! `sfu-e2ee`, in both directions, and prints `passed N/N` as its last line.
 //! Exits non-zero if any vector fails or the file cannot be read.
 //!
-//! Run: `cargo run --release --example sframe_vectors -- ../shared/vectors/sframe-rfc9605.json`
+//! Run: `cargo run --release -p sfu-e2ee --example sframe_vectors -- ../shared/vectors/sframe-rfc9605.json`
 
 use std::process::ExitCode;
 

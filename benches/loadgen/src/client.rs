@@ -14,9 +14,9 @@ use rtc_stun::fingerprint::FINGERPRINT;
 use rtc_stun::integrity::MessageIntegrity;
 use rtc_stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Message, Setter, TransactionId};
 use rtc_stun::textattrs::TextAttribute;
-use sfu::net::sdp::Description;
-use sfu::net::srtp::{DtlsRole, SrtpSession};
-use sfu::net::{Fingerprint, SrtpProfile};
+use sfu_net::sdp::Description;
+use sfu_net::srtp::{DtlsRole, SrtpSession};
+use sfu_net::{Fingerprint, SrtpProfile};
 
 use super::LoadOptions;
 

@@ -15,12 +15,9 @@
 //! is split into publisher to SFU (`sfu_received_packets`) and SFU to
 //! viewers. The last line of output is one JSON object.
 //!
-//! Run: `cargo run --release --example loadgen [-- --viewers N --seconds S --pps P --size BYTES]`
+//! Run: `cargo run --release -p sfu-loadgen --bin loadgen [-- --viewers N --seconds S --pps P --size BYTES]`
 
-// Paths relative to this file, so the smoke test can include it with #[path].
-#[path = "loadgen/baseline.rs"]
 mod baseline;
-#[path = "loadgen/client.rs"]
 mod client;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +27,7 @@ use std::time::Duration;
 
 use baseline::{cpu_clock, raw_send, thread_cpu, threads_named};
 use client::{Client, PUBLISHER_SSRCS};
-use sfu::net::driver::{Driver, DriverConfig};
+use sfu_net::driver::{Driver, DriverConfig};
 
 /// How long viewers keep reading after the publisher stopped.
 const DRAIN: Duration = Duration::from_millis(500);
@@ -264,7 +261,8 @@ pub fn run(options: LoadOptions) -> LoadReport {
     }
     driver.shutdown();
 
-    let forwarded_packets = stats_end.router.rtp_forwarded - stats_start.router.rtp_forwarded;
+    let forwarded_packets =
+        stats_end.node.router.rtp_forwarded - stats_start.node.router.rtp_forwarded;
     let wire_size = if wire_size == 0 {
         options.packet_size
     } else {
@@ -278,10 +276,12 @@ pub fn run(options: LoadOptions) -> LoadReport {
         forwarded_packets,
         received_per_viewer,
         decrypt_failures,
-        sfu_received_packets: stats_end.router.rtp_received - stats_start.router.rtp_received,
-        endpoint_dropped: (stats_end.endpoint.transmits_dropped
-            + stats_end.endpoint.events_dropped)
-            - (stats_start.endpoint.transmits_dropped + stats_start.endpoint.events_dropped),
+        sfu_received_packets: stats_end.node.router.rtp_received
+            - stats_start.node.router.rtp_received,
+        endpoint_dropped: (stats_end.node.endpoint.transmits_dropped
+            + stats_end.node.endpoint.events_dropped)
+            - (stats_start.node.endpoint.transmits_dropped
+                + stats_start.node.endpoint.events_dropped),
         driver_send_dropped: stats_end.send_dropped - stats_start.send_dropped,
         wire_size,
         sfu_cpu: cpu_end.saturating_sub(cpu_start),
@@ -292,63 +292,4 @@ pub fn run(options: LoadOptions) -> LoadReport {
         raw_paced_send_refused: paced.refused,
         raw_paced_send_cpu: paced.cpu,
     }
-}
-
-fn main() {
-    let mut opts = LoadOptions::default();
-    let args: Vec<String> = std::env::args().collect();
-    for pair in args[1..].chunks(2) {
-        match (
-            pair[0].as_str(),
-            pair.get(1).and_then(|v| v.parse::<u64>().ok()),
-        ) {
-            ("--viewers", Some(n)) if n > 0 => opts.viewers = n as usize,
-            ("--seconds", Some(n)) if n > 0 => opts.seconds = n,
-            ("--pps", Some(n)) if n > 0 => opts.pps = n as u32,
-            ("--size", Some(n)) if n >= 32 => opts.packet_size = n as usize,
-            _ => {
-                eprintln!("usage: loadgen [--viewers N] [--seconds S] [--pps P] [--size BYTES]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let r = run(opts);
-    println!(
-        "publisher sent {} RTP packets of {} bytes ({} on the wire) at {} pps for {} s",
-        r.sent_packets, opts.packet_size, r.wire_size, opts.pps, opts.seconds
-    );
-    println!(
-        "{} viewers decrypted {} of {} ({:.3}% loss; fewest by one viewer: {}), {} decrypt failures",
-        opts.viewers,
-        r.received_packets(),
-        r.expected_packets(),
-        r.loss() * 100.0,
-        r.received_per_viewer.iter().min().unwrap_or(&0),
-        r.decrypt_failures
-    );
-    println!(
-        "the SFU received {} of them; {} forwarded; endpoint dropped {}, socket refused {}",
-        r.sfu_received_packets, r.forwarded_packets, r.endpoint_dropped, r.driver_send_dropped
-    );
-    println!(
-        "sfu-driver thread: {:.1} ms CPU for {} forwarded packets = {:.0} ns/packet",
-        r.sfu_cpu.as_secs_f64() * 1e3,
-        r.forwarded_packets,
-        r.sfu_ns_per_packet()
-    );
-    println!(
-        "raw sendmmsg baseline: {:.1} ms CPU for {} packets = {:.0} ns/packet; ratio {:.2}",
-        r.raw_send_cpu.as_secs_f64() * 1e3,
-        r.raw_send_packets,
-        r.raw_ns_per_packet(),
-        r.sfu_ns_per_packet() / r.raw_ns_per_packet()
-    );
-    println!(
-        "raw sendmmsg paced at {} batches/s: {:.1} ms CPU = {:.0} ns/packet; ratio {:.2}",
-        opts.pps,
-        r.raw_paced_send_cpu.as_secs_f64() * 1e3,
-        r.raw_paced_ns_per_packet(),
-        r.sfu_ns_per_packet() / r.raw_paced_ns_per_packet()
-    );
-    println!("{}", r.to_json());
 }

@@ -2,11 +2,7 @@
 //! real DTLS-SRTP over loopback UDP against the driver, for two seconds.
 //! Checks delivery only; CPU figures are printed, never asserted.
 
-#[allow(dead_code)]
-#[path = "../examples/loadgen.rs"]
-mod loadgen;
-
-use loadgen::{LoadOptions, run};
+use sfu_loadgen::{LoadOptions, run};
 
 #[test]
 fn two_viewers_decrypt_at_least_90_percent_of_the_published_stream() {
