@@ -28,7 +28,11 @@ fn example_binary(name: &str) -> PathBuf {
 }
 
 fn run_scenario(scenario: &str) {
-    let server = example_binary("whip_whep");
+    run_scenario_on("whip_whep", scenario);
+}
+
+fn run_scenario_on(example: &str, scenario: &str) {
+    let server = example_binary(example);
     assert!(
         server.exists(),
         "{} is missing: cargo test builds examples; run the test through cargo",
@@ -84,4 +88,11 @@ fn cascade_ingest_to_edge_over_an_srtp_relay_reaches_chromium_viewers() {
 #[test]
 fn chromium_viewer_pulls_a_second_stream_through_an_sfu_offer() {
     run_scenario("renegotiate");
+}
+
+/// The node on a plain `std::net` loop (examples/std_loop), no mio driver:
+/// the same camera scenario, so any loop can drive the node.
+#[test]
+fn chromium_camera_through_the_std_loop_example_reaches_two_viewers() {
+    run_scenario_on("std_loop", "camera");
 }

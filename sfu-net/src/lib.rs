@@ -1,29 +1,82 @@
-//! `sfu-net` puts the router on the wire through one UDP port for every
-//! peer: each datagram is classified by its first byte (RFC 7983), STUN
-//! binding requests are answered ICE-lite style and routed by the ufrag in
-//! USERNAME, and DTLS and SRTP are routed only by a 5-tuple a verified
-//! check bound to a session; a DTLS 1.2 server checks the client's
-//! certificate against the fingerprint from its offer and keys SRTP/SRTCP
-//! (replay protection on, only negotiated SSRCs decrypted); consent
-//! freshness (RFC 7675) and close_notify end sessions. It deliberately
-//! does not route media (that is `sfu-core`'s job), open sockets, read the
-//! clock or draw randomness per packet: the [`Endpoint`] is sans-IO.
+//! `sfu-net` is a whole WebRTC SFU without I/O: the [`Node`] takes
+//! datagrams, time and commands and gives back datagrams and events. It
+//! owns one UDP port's worth of transport (the [`Endpoint`]: RFC 7983
+//! demux, ICE-lite routed by ufrag, a DTLS 1.2 server that checks the
+//! client's certificate against its offer, SRTP/SRTCP with replay
+//! protection, consent freshness), the `sfu-core` router with its NACK
+//! shield, the SDP offer/answer of every session ([`sdp`]) and relay links
+//! to other nodes. It deliberately opens no socket, starts no thread, reads
+//! no clock and draws no randomness of its own (the node's comes from the
+//! seed in its [`NodeConfig`]). The [`driver`] runs a node on a mio thread
+//! with real sockets; any other loop can drive it instead.
 //!
 //! # Run-loop contract
 //!
-//! One [`Endpoint`] per UDP socket. For each received datagram call
-//! [`Endpoint::handle_datagram`] with the current `Instant`, the peer's
-//! address and the local address it arrived on; when the deadline from
-//! [`Endpoint::poll_timeout`] passes call [`Endpoint::handle_timeout`].
-//! After every such call, drain [`Endpoint::poll_transmit`] (send each
-//! datagram from `source` to `destination`) and [`Endpoint::poll_event`]
-//! until both return `None`, then sleep until the next datagram or the new
-//! `poll_timeout`. Queues are bounded: a driver that does not drain loses
-//! datagrams and events (counted in [`EndpointStats`]). Sessions are added
-//! with [`Endpoint::add_session`] before the peer's first check; media is
-//! sent with [`Endpoint::send_rtp`] / [`Endpoint::send_rtcp`] once
-//! [`EndpointEvent::Connected`] arrived. A session ends with exactly one
-//! [`EndpointEvent::Closed`].
+//! > After every input — a datagram, a timeout or a command — drain
+//! > [`Node::poll_transmit`] and [`Node::poll_event`] until both return
+//! > `None`, then wait for the next datagram or [`Node::poll_timeout`],
+//! > whichever comes first.
+//!
+//! 1. A datagram arrives on a media socket: [`Node::handle_datagram`] with
+//!    the time, the sender's address and the local address it arrived on.
+//! 2. The deadline from [`Node::poll_timeout`] passes: [`Node::handle_timeout`].
+//! 3. The application asks for something: a command such as
+//!    [`Node::create_session`], [`Node::push_tracks`], [`Node::pull_tracks`],
+//!    [`Node::apply_answer`], [`Node::close_tracks`], [`Node::set_layer`] or
+//!    [`Node::open_relay`] (results come back at once; errors per track).
+//! 4. Send every [`Transmit`] from `source` to `destination`; act on every
+//!    [`NodeEvent`].
+//!
+//! Queues are bounded: a loop that does not drain loses datagrams and
+//! events (counted in [`NodeStats`]). A complete loop on one socket:
+//!
+//! ```no_run
+//! use std::net::UdpSocket;
+//! use std::time::{Duration, Instant};
+//! use sfu_net::{Certificate, Node, NodeConfig, NodeEvent};
+//!
+//! let socket = UdpSocket::bind("0.0.0.0:8443")?;
+//! let local = socket.local_addr()?;
+//! let seed = [7u8; 32]; // in production: 32 bytes from the OS generator
+//! let mut node = Node::new(
+//!     NodeConfig::new(Certificate::generate()?, seed)
+//!         .with_candidates(vec!["192.0.2.1:8443".parse()?]),
+//! )?;
+//! // 3. A command: a WHIP publisher's offer, answered at once.
+//! # let offer = String::new();
+//! let publication = node.publish(Instant::now(), &offer)?;
+//! println!("answer for the client:\n{}", publication.answer);
+//! let mut buf = [0u8; 2048];
+//! loop {
+//!     // 4. Drain everything the last input produced.
+//!     while let Some(t) = node.poll_transmit() {
+//!         socket.send_to(&t.contents, t.destination)?;
+//!     }
+//!     while let Some(event) = node.poll_event() {
+//!         if let NodeEvent::Closed { session, reason } = event {
+//!             println!("{session} closed: {reason:?}");
+//!         }
+//!     }
+//!     // Wait for a datagram or the node's next deadline.
+//!     let wait = node
+//!         .poll_timeout()
+//!         .map(|t| t.saturating_duration_since(Instant::now()))
+//!         .unwrap_or(Duration::from_secs(1));
+//!     socket.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+//!     match socket.recv_from(&mut buf) {
+//!         // 1. A datagram.
+//!         Ok((n, from)) => node.handle_datagram(Instant::now(), from, local, &buf[..n]),
+//!         // 2. The deadline.
+//!         Err(_) => node.handle_timeout(Instant::now()),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `examples/std_loop.rs` is this loop with WHIP/WHEP over HTTP around it,
+//! and whole calls run in simulated time the same way in `tests/node_*`.
+//! The [`Endpoint`] alone keeps the same contract one layer down: one per
+//! socket, sessions keyed by the caller, [`EndpointEvent`]s out.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
