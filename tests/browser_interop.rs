@@ -7,11 +7,14 @@
 //! scenario runs the server with `--edge-udp`: Chromium publishes to the
 //! ingest node, viewers watch from the edge node, over an SRTP relay link.
 //!
-//! Needs what `.ci/install-peers` installs: Debian's `chromium`, `node` with
-//! `tests/browser/node_modules`, and aiortc in `.venv`.
+//! The peers — Debian's `chromium`, `playwright-core` in
+//! `tests/browser/node_modules`, aiortc in `.venv` — are installed on first
+//! use by `.ci/install-peers` (apt, npm and pip; once per machine, under a
+//! lock), so `cargo test` needs nothing prepared by hand. Run as root.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,7 +34,32 @@ fn run_scenario(scenario: &str) {
     run_scenario_on("whip_whep", scenario);
 }
 
+/// Installs the real peers when any is missing (first run on a machine).
+fn prepare_peers() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let chromium = Command::new("sh")
+            .args(["-c", "command -v chromium"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let ready = chromium
+            && root().join("tests/browser/node_modules/playwright-core").exists()
+            && root().join(".venv/bin/python").exists();
+        if ready {
+            return;
+        }
+        // Test binaries may run at once: one installs, the others wait.
+        let status = Command::new("flock")
+            .args(["/tmp/sfu-install-peers.lock", "bash", ".ci/install-peers"])
+            .current_dir(root())
+            .status()
+            .expect("flock (util-linux) and bash run .ci/install-peers");
+        assert!(status.success(), ".ci/install-peers failed: {status}");
+    });
+}
+
 fn run_scenario_on(example: &str, scenario: &str) {
+    prepare_peers();
     let server = example_binary(example);
     assert!(
         server.exists(),
@@ -39,13 +67,17 @@ fn run_scenario_on(example: &str, scenario: &str) {
         server.display()
     );
     let browser = root().join("tests/browser");
-    assert!(
-        browser.join("node_modules/playwright-core").exists(),
-        "tests/browser/node_modules is missing: run `bash .ci/install-peers`"
-    );
     let python = root().join(".venv/bin/python");
+    // The stock scenario needs an interface a browser uses (not loopback):
+    // a veth pair inside the private namespace, on a documentation address.
+    let network = if scenario == "stock" {
+        "ip link set lo up && ip link add sfu0 type veth peer name sfu1 && \
+         ip addr add 192.0.2.10/24 dev sfu0 && ip link set sfu0 up && ip link set sfu1 up"
+    } else {
+        "ip link set lo up"
+    };
     let script = format!(
-        "ip link set lo up && exec node interop.mjs --server '{}' --scenario {scenario} --python '{}'",
+        "{network} && exec node interop.mjs --server '{}' --scenario {scenario} --python '{}'",
         server.display(),
         python.display()
     );
@@ -95,4 +127,13 @@ fn chromium_viewer_pulls_a_second_stream_through_an_sfu_offer() {
 #[test]
 fn chromium_camera_through_the_std_loop_example_reaches_two_viewers() {
     run_scenario_on("std_loop", "camera");
+}
+
+/// The README's first command as a user runs it: the server with its
+/// defaults (media on every interface) and a stock Chromium, without
+/// `--allow-loopback-in-peer-connection`, on a machine with a non-loopback
+/// interface; media takes the announced interface address.
+#[test]
+fn stock_chromium_publishes_and_watches_with_the_default_server() {
+    run_scenario("stock");
 }

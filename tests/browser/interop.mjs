@@ -3,7 +3,12 @@
 // Chromium pages, and checks that media is decoded. Run inside a private
 // network namespace (tests/browser_interop.rs does that):
 //
-//   node interop.mjs --server PATH --scenario camera|simulcast|aiortc|cascade|renegotiate [--python PATH]
+//   node interop.mjs --server PATH --scenario camera|simulcast|aiortc|cascade|renegotiate|stock [--python PATH]
+//
+// `stock` runs the server with its defaults (media on every interface,
+// announcing the non-loopback addresses) and a Chromium without the
+// loopback flag, as a user's browser is: the namespace must have a
+// non-loopback interface (tests/browser_interop.rs adds one).
 //
 // `cascade` expects the cascade example as the server: Chromium publishes to
 // its ingest node, two Chromium viewers watch from its edge node.
@@ -137,7 +142,10 @@ async function renegotiate(browser) {
 
 async function main() {
   if (!args.server) throw new Error('--server PATH is required');
-  const serverArgs = ['--http', `127.0.0.1:${httpPort}`, '--udp', `127.0.0.1:${udpPort}`];
+  const stock = scenario === 'stock';
+  const serverArgs = stock
+    ? ['--http', `127.0.0.1:${httpPort}`]
+    : ['--http', `127.0.0.1:${httpPort}`, '--udp', `127.0.0.1:${udpPort}`];
   if (scenario === 'cascade') serverArgs.push('--edge-udp', `127.0.0.1:${udpPort + 1}`, '--srtp');
   start(args.server, serverArgs, 'sfu');
   await waitForHttp(`${base}/`, 30000);
@@ -150,7 +158,7 @@ async function main() {
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+      ...(stock ? [] : ['--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns']),
     ],
   });
   try {
@@ -182,6 +190,17 @@ async function main() {
     for (const [label, page] of pages) {
       results[label] = await waitForMedia(page, label, 15000);
       console.log(JSON.stringify({ scenario, viewer: label, ...results[label] }));
+    }
+    if (stock) {
+      // The path the publisher took: the SFU's announced, non-loopback address.
+      const remote = await publisher.evaluate(async () => {
+        let pair = null;
+        const stats = await window.pc.getStats();
+        stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated) pair = s; });
+        return pair ? stats.get(pair.remoteCandidateId)?.address : null;
+      });
+      console.log(JSON.stringify({ scenario, sfu_candidate: remote }));
+      if (!remote || remote.startsWith('127.') || remote === '::1') throw new Error(`media went to ${remote}`);
     }
     if (scenario === 'simulcast') {
       // Let both settle on their layers, then compare what they decode.
