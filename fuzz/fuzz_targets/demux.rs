@@ -10,7 +10,10 @@ use std::time::Instant;
 use libfuzzer_sys::fuzz_target;
 use sfu_net::demux::{DatagramKind, classify};
 use sfu_net::stun::{self, attr};
-use sfu_net::{Certificate, Endpoint, EndpointConfig, Fingerprint, IceCredentials, SessionConfig};
+use sfu_net::{Certificate, EndpointConfig, Fingerprint, IceCredentials, TransportConfig};
+
+/// Sessions are named by a number here.
+type Endpoint = sfu_net::Endpoint<u64>;
 
 const PEER: &str = "198.51.100.7:50000";
 const LOCAL: &str = "192.0.2.1:8443";
@@ -29,7 +32,8 @@ fn endpoint(now: Instant) -> Endpoint {
     let creds = IceCredentials::from_random(&[7; 32]);
     ep.add_session(
         now,
-        SessionConfig {
+        1,
+        TransportConfig {
             credentials: creds.clone(),
             remote_ufrag: Some("peer".into()),
             remote_fingerprint: Fingerprint::of_der(b"peer certificate"),

@@ -78,13 +78,13 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// A session after a Chromium publish, with an SFU offer in flight.
-fn offer_in_flight() -> Option<&'static Renegotiation> {
-    static NEG: OnceLock<Option<Renegotiation>> = OnceLock::new();
+fn offer_in_flight() -> Option<&'static Negotiation> {
+    static NEG: OnceLock<Option<Negotiation>> = OnceLock::new();
     NEG.get_or_init(|| {
         let caps = Capabilities::default();
         let publish = PublishOffer::parse(PUBLISH).ok()?;
         let answer = publish.answer(&local(), &caps).ok()?;
-        let mut neg = Renegotiation::from_publish(&publish, &answer, local(), caps);
+        let mut neg = Negotiation::from_publish(&publish, &answer, local(), caps);
         neg.create_offer().ok()?;
         Some(neg)
     })

@@ -11,7 +11,10 @@ use std::time::Instant;
 use libfuzzer_sys::fuzz_target;
 use sfu_net::ice::local_ufrag_of;
 use sfu_net::stun::{self, StunMessage, attr};
-use sfu_net::{Certificate, Endpoint, EndpointConfig, Fingerprint, IceCredentials, SessionConfig};
+use sfu_net::{Certificate, EndpointConfig, Fingerprint, IceCredentials, TransportConfig};
+
+/// Sessions are named by a number here.
+type Endpoint = sfu_net::Endpoint<u64>;
 
 fn certificate() -> &'static Certificate {
     static CERT: OnceLock<Certificate> = OnceLock::new();
@@ -27,7 +30,8 @@ thread_local! {
         let mut ep = Endpoint::new(EndpointConfig::default(), certificate().clone()).unwrap();
         ep.add_session(
             Instant::now(),
-            SessionConfig {
+            1,
+            TransportConfig {
                 credentials: credentials(),
                 remote_ufrag: None,
                 remote_fingerprint: Fingerprint::of_der(b"peer certificate"),
