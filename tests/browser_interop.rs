@@ -39,7 +39,7 @@ fn prepare_peers() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         let chromium = Command::new("sh")
-            .args(["-c", "command -v chromium"])
+            .args(["-c", "command -v chromium && command -v unshare && command -v ip"])
             .output()
             .is_ok_and(|o| o.status.success());
         let ready = chromium

@@ -139,13 +139,16 @@ impl Shell {
         }
         if !self.transmits.is_empty() {
             for m in &self.sockets {
+                // Only a wildcard socket needs to be told the source address
+                // (a control message per datagram); a bound one has one.
+                let wildcard = m.local.ip().is_unspecified();
                 let batch: Vec<Outgoing<'_>> = self
                     .transmits
                     .iter()
                     .filter(|t| t.destination.is_ipv4() == m.local.is_ipv4())
                     .map(|t| Outgoing {
                         to: t.destination,
-                        from: Some(t.source.ip()).filter(|ip| !ip.is_unspecified()),
+                        from: Some(t.source.ip()).filter(|ip| wildcard && !ip.is_unspecified()),
                         data: &t.contents,
                     })
                     .collect();
