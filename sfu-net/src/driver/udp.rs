@@ -48,9 +48,10 @@ pub const BATCH: usize = 32;
 ///   `0.0.0.0:P` can be bound side by side, one socket per address family;
 /// - it asks for `buffer` bytes of receive and send buffer (see
 ///   `SO_RCVBUF`/`SO_SNDBUF`); not granting them is not an error);
-/// - on Linux it reports each datagram's local destination address
-///   (`IP_PKTINFO` / `IPV6_RECVPKTINFO`), which [`recv_batch`] hands on as
-///   [`Received::to`].
+/// - bound to a wildcard address, on Linux it reports each datagram's
+///   local destination address (`IP_PKTINFO` / `IPV6_RECVPKTINFO`), which
+///   [`recv_batch`] hands on as [`Received::to`] (a socket bound to one
+///   address needs no control message per datagram: `to` is `None`).
 pub fn bind(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
@@ -59,7 +60,9 @@ pub fn bind(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
     socket.set_nonblocking(true)?;
     let socket = UdpSocket::from(socket);
     sys::set_buffer_sizes(&socket, buffer);
-    sys::report_destination(&socket, addr.is_ipv6())?;
+    if addr.ip().is_unspecified() {
+        sys::report_destination(&socket, addr.is_ipv6())?;
+    }
     socket2::SockRef::from(&socket).bind(&addr.into())?;
     Ok(socket)
 }
