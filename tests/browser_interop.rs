@@ -39,11 +39,16 @@ fn prepare_peers() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         let chromium = Command::new("sh")
-            .args(["-c", "command -v chromium && command -v unshare && command -v ip"])
+            .args([
+                "-c",
+                "command -v chromium && command -v unshare && command -v ip",
+            ])
             .output()
             .is_ok_and(|o| o.status.success());
         let ready = chromium
-            && root().join("tests/browser/node_modules/playwright-core").exists()
+            && root()
+                .join("tests/browser/node_modules/playwright-core")
+                .exists()
             && root().join(".venv/bin/python").exists();
         if ready {
             return;

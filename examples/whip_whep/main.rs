@@ -50,14 +50,20 @@ fn parse_args() -> Result<Args, String> {
             continue;
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        let addr = || value.parse::<SocketAddr>().map_err(|e| format!("{flag} {value}: {e}"));
+        let addr = || {
+            value
+                .parse::<SocketAddr>()
+                .map_err(|e| format!("{flag} {value}: {e}"))
+        };
         match flag.as_str() {
             "--http" => args.http = Some(addr()?),
             "--udp" | "--udp-other-family" => args.udp.push(addr()?),
             "--edge-udp" => args.edge_udp = Some(addr()?),
-            "--public-ip" => args
-                .public_ips
-                .push(value.parse().map_err(|e| format!("--public-ip {value}: {e}"))?),
+            "--public-ip" => args.public_ips.push(
+                value
+                    .parse()
+                    .map_err(|e| format!("--public-ip {value}: {e}"))?,
+            ),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -77,7 +83,9 @@ fn main() {
         std::process::exit(2);
     });
     // Pages that use the camera need a secure context: localhost or HTTPS.
-    let http = args.http.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let http = args
+        .http
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
     let mut config = if args.udp.is_empty() {
         DriverConfig::all_interfaces(8443)
     } else {
@@ -88,7 +96,9 @@ fn main() {
     config.announce = args.public_ips.clone();
     let ingest = start(config, "media");
     let candidates: Vec<String> = ingest.candidates().iter().map(|c| c.to_string()).collect();
-    let edge = args.edge_udp.map(|addr| start(DriverConfig::new(addr), "edge"));
+    let edge = args
+        .edge_udp
+        .map(|addr| start(DriverConfig::new(addr), "edge"));
     let nodes = server::Nodes {
         ingest: ingest.handle(),
         edge: edge.as_ref().map(|e| link(&ingest, e, args.srtp)),

@@ -253,8 +253,12 @@ fn end_relayed(nodes: &Nodes, relayed: &[String]) {
     for name in relayed {
         let (out, inn) = (edge.link_out, edge.link_in);
         let (a, b) = (name.clone(), name.clone());
-        let _ = nodes.ingest.call(move |n, now| n.end_relay_track(now, out, &a));
-        let _ = edge.driver.call(move |n, now| n.end_relay_track(now, inn, &b));
+        let _ = nodes
+            .ingest
+            .call(move |n, now| n.end_relay_track(now, out, &a));
+        let _ = edge
+            .driver
+            .call(move |n, now| n.end_relay_track(now, inn, &b));
     }
 }
 
