@@ -19,8 +19,10 @@ use crate::stats::EndpointStats;
 use crate::stun::{self, StunMessage};
 use crate::transport::{DtlsSignals, Transport};
 
-/// Limits and timers of an [`Endpoint`].
+/// Limits and timers of an [`Endpoint`]. `#[non_exhaustive]`: start from
+/// `EndpointConfig::default()` and set fields, or chain the `with_*` setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EndpointConfig {
     /// Close a session after this long without a valid check on its
     /// selected path (RFC 7675 says 30 s).
@@ -52,6 +54,26 @@ impl Default for EndpointConfig {
             dtls_mtu: 1150,
             dtls_initial_rto: Duration::from_secs(1),
         }
+    }
+}
+
+impl EndpointConfig {
+    /// Sets [`EndpointConfig::consent_timeout`].
+    pub fn with_consent_timeout(mut self, timeout: Duration) -> Self {
+        self.consent_timeout = timeout;
+        self
+    }
+
+    /// Sets [`EndpointConfig::max_sessions`].
+    pub fn with_max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max;
+        self
+    }
+
+    /// Sets [`EndpointConfig::max_remote_ssrcs`].
+    pub fn with_max_remote_ssrcs(mut self, max: usize) -> Self {
+        self.max_remote_ssrcs = max;
+        self
     }
 }
 

@@ -118,6 +118,9 @@ pub enum Error {
     /// The node holds its maximum of relay links.
     #[error("relay link limit reached ({0})")]
     TooManyRelays(usize),
+    /// A preferred layer that is not a RID (RFC 8851 characters, bounded).
+    #[error("a layer is named by a RID: 1 to 256 letters, digits, '-' or '_'")]
+    InvalidRid,
     /// No offer/answer exchange completed, so there is no transport yet.
     #[error("the session has not completed an offer/answer exchange")]
     NotNegotiated,

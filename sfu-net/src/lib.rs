@@ -73,7 +73,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! `examples/std_loop.rs` is this loop with WHIP/WHEP over HTTP around it,
+//! `examples/std_loop` is this loop with WHIP/WHEP over HTTP around it,
 //! and whole calls run in simulated time the same way in `tests/node_*`.
 //! The [`Endpoint`] alone keeps the same contract one layer down: one per
 //! socket, sessions keyed by the caller, [`EndpointEvent`]s out.

@@ -121,10 +121,7 @@ fn rtp_packet(seq: u16) -> Vec<u8> {
 #[test]
 fn consent_expires_for_a_session_never_checked() {
     let t0 = std::time::Instant::now();
-    let config = EndpointConfig {
-        consent_timeout: secs(5),
-        ..EndpointConfig::default()
-    };
+    let config = EndpointConfig::default().with_consent_timeout(secs(5));
     let mut ep = endpoint(config);
     let (_peer, session) = Peer::join(&mut ep, t0, "198.51.100.7:50000", 1, vec![], None);
     assert_eq!(ep.poll_timeout(), Some(t0 + secs(5)));

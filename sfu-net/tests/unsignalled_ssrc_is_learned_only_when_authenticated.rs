@@ -60,10 +60,7 @@ fn without_learning_unsignalled_ssrcs_are_dropped() {
 #[test]
 fn learning_stops_at_the_ssrc_limit() {
     let t0 = std::time::Instant::now();
-    let config = EndpointConfig {
-        max_remote_ssrcs: 2,
-        ..EndpointConfig::default()
-    };
+    let config = EndpointConfig::default().with_max_remote_ssrcs(2);
     let mut ep = endpoint(config);
     let (mut peer, session) = Peer::join_with(
         &mut ep,

@@ -18,6 +18,24 @@ use super::session::{Client, Link, Session, WaitingPull};
 /// At most this many tracks in one command (Calls allows 64 per request).
 pub const MAX_TRACKS_PER_COMMAND: usize = 64;
 
+/// A preferred layer must be a RID as SDP allows one (RFC 8851:
+/// alphanumerics, `-`, `_`; bounded like every SDP token), so nothing
+/// unbounded is stored per session.
+pub(super) fn check_rid(rid: Option<&str>) -> Result<(), Error> {
+    match rid {
+        Some(r)
+            if r.is_empty()
+                || r.len() > sdp::limits::MAX_TOKEN_BYTES
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Err(Error::InvalidRid)
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Node {
     /// Creates a session with no transport yet: its first offer/answer
     /// exchange (a client offer given to [`Node::push_tracks`] or
@@ -139,6 +157,9 @@ impl Node {
     ) -> Result<Negotiated, Error> {
         if pulls.len() > MAX_TRACKS_PER_COMMAND {
             return Err(Error::TooManyTracks(MAX_TRACKS_PER_COMMAND));
+        }
+        for pull in pulls {
+            check_rid(pull.layer.as_deref())?;
         }
         let (description, mids) = match offer {
             Some(offer) => {
@@ -409,6 +430,7 @@ impl Node {
         mid: Option<&str>,
         rid: Option<String>,
     ) -> Result<(), Error> {
+        check_rid(rid.as_deref())?;
         let s = self
             .sessions
             .get_mut(&session)

@@ -76,6 +76,7 @@ impl Node {
         pulls: &[PullTrack],
         layer: Option<String>,
     ) -> Result<Viewing, Error> {
+        super::commands::check_rid(layer.as_deref())?;
         let session = self.create_session(now)?;
         let pulls: Vec<PullTrack> = pulls
             .iter()

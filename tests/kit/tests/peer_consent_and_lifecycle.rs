@@ -23,10 +23,7 @@ fn closed(events: &[Event]) -> Option<&CloseReason> {
 fn consent_checks_keep_the_session_and_stopping_them_lets_it_expire() {
     let mut now = Instant::now();
     let consent_timeout = Duration::from_secs(30);
-    let mut ep = endpoint(EndpointConfig {
-        consent_timeout,
-        ..EndpointConfig::default()
-    });
+    let mut ep = endpoint(EndpointConfig::default().with_consent_timeout(consent_timeout));
     let mut peer = Peer::new(
         now,
         PeerConfig::new(addr("198.51.100.40:50000"), 12).send_audio(),
