@@ -7,6 +7,7 @@
 
 mod common;
 
+use sfu_testkit::rng::Rng;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -15,21 +16,6 @@ use sfu_net::{EndpointConfig, EndpointEvent};
 
 const DATAGRAMS: u64 = 1_000_000;
 const SOURCES: u32 = 20_000;
-
-/// xorshift64*: deterministic, fast, good enough to fuzz a parser.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn mutate(rng: &mut Rng, template: &[u8], out: &mut Vec<u8>) {
     out.clear();
@@ -47,15 +33,15 @@ fn mutate(rng: &mut Rng, template: &[u8], out: &mut Vec<u8>) {
         2 => {
             // Keep the first byte (so the demux routes it) and randomise the rest.
             for b in out.iter_mut().skip(1 + rng.below(24)) {
-                *b = rng.next() as u8;
+                *b = rng.next_u64() as u8;
             }
         }
         _ => {
             let extra = rng.below(64);
-            out.extend((0..extra).map(|_| rng.next() as u8));
+            out.extend((0..extra).map(|_| rng.next_u64() as u8));
             if out.len() > 4 {
                 let i = 2 + rng.below(out.len() - 2);
-                out[i] = rng.next() as u8;
+                out[i] = rng.next_u64() as u8;
             }
         }
     }
@@ -105,7 +91,7 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
         &srtcp_live,
     ];
 
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut buf = Vec::with_capacity(2048);
     let mut now = t0;
     let mut seq = 0u16;
@@ -137,7 +123,7 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
             _ => {
                 buf.clear();
                 let len = rng.below(1500);
-                buf.extend((0..len).map(|_| rng.next() as u8));
+                buf.extend((0..len).map(|_| rng.next_u64() as u8));
             }
         }
         ep.handle_datagram(now, src, server_addr(), &buf);

@@ -8,21 +8,7 @@ mod sdp_support;
 use sdp_support::*;
 use sfu_net::sdp::limits::*;
 use sfu_net::sdp::*;
-
-/// xorshift64*: a tiny deterministic PRNG so failures reproduce from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use sfu_testkit::rng::Rng;
 
 /// Fragments that steer mutations toward the grammar's edges.
 const TOKENS: &[&str] = &[
@@ -116,7 +102,7 @@ fn mutate(rng: &mut Rng, input: &str) -> String {
             }
             _ => {
                 let len = rng.below(16);
-                let noise: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                let noise: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
                 bytes.splice(at..at, noise);
             }
         }
@@ -205,7 +191,7 @@ fn negotiation() -> Negotiation {
 
 #[test]
 fn seeded_mutations_of_chromium_offers_never_panic() {
-    let mut rng = Rng(0x5d9_e3b1_7f4a_2c61);
+    let mut rng = Rng::new(0x5d9_e3b1_7f4a_2c61);
     let mut neg = negotiation();
     let mut accepted = 0;
     let iterations = 6000;
@@ -231,11 +217,11 @@ fn seeded_mutations_of_chromium_offers_never_panic() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut rng = Rng::new(0x1234_5678_9abc_def1);
     let mut neg = negotiation();
     for _ in 0..3000 {
         let len = rng.below(600);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         let text = String::from_utf8_lossy(&bytes);
         assert!(!exercise(&text, &mut neg));
         // Garbage behind a valid session header reaches the attribute readers.

@@ -249,19 +249,15 @@ impl Peer {
 
 /// A plain RTP packet: V=2, PT 96, the given sequence number and SSRC.
 pub fn rtp(seq: u16, ssrc: u32, payload_len: usize) -> Vec<u8> {
-    let mut p = vec![0x80, 96];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend((0..payload_len).map(|i| (i as u8) ^ (seq as u8)));
-    p
+    let payload: Vec<u8> = (0..payload_len).map(|i| (i as u8) ^ (seq as u8)).collect();
+    sfu_testkit::rtp::Rtp::new(ssrc, 96, seq, u32::from(seq) * 3000)
+        .payload(&payload)
+        .build()
 }
 
 /// An empty RTCP receiver report from `ssrc`.
 pub fn receiver_report(ssrc: u32) -> Vec<u8> {
-    let mut p = vec![0x80, 201, 0, 1];
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p
+    sfu_testkit::rtp::Rtcp::new().rr(ssrc, &[]).build()
 }
 
 pub fn binding_request(
