@@ -82,3 +82,19 @@ fn errors_are_per_track() {
         Err(Error::Sdp(_))
     ));
 }
+
+/// A layer's configuration error reaches the user as what it is (it once
+/// surfaced as "the driver thread is not running").
+#[test]
+fn an_out_of_range_shield_config_is_a_config_error() {
+    let mut config = sfu_net::NodeConfig::new(sfu_net::Certificate::generate().unwrap(), [1; 32]);
+    config.shield = config
+        .shield
+        .with_detector(config.shield.detector.with_max_missing(0));
+    assert!(matches!(
+        sfu_net::Node::new(config),
+        Err(Error::InvalidConfig(
+            sfu_nack::Error::MissingSetOutOfRange { requested: 0 }
+        ))
+    ));
+}
