@@ -18,6 +18,22 @@ use super::session::{Client, Link, Session, WaitingPull};
 /// At most this many tracks in one command (Calls allows 64 per request).
 pub const MAX_TRACKS_PER_COMMAND: usize = 64;
 
+/// A command names at most [`MAX_TRACKS_PER_COMMAND`] tracks.
+fn check_count(n: usize) -> Result<(), Error> {
+    if n > MAX_TRACKS_PER_COMMAND {
+        return Err(Error::TooManyTracks(MAX_TRACKS_PER_COMMAND));
+    }
+    Ok(())
+}
+
+/// The node's answer to a client offer, for the client.
+fn answer_of(answered: &sdp::AnsweredOffer) -> SessionDescription {
+    SessionDescription {
+        kind: SdpType::Answer,
+        sdp: answered.answer.to_sdp(),
+    }
+}
+
 /// A preferred layer must be a RID as SDP allows one (RFC 8851:
 /// alphanumerics, `-`, `_`; bounded like every SDP token), so nothing
 /// unbounded is stored per session.
@@ -89,9 +105,7 @@ impl Node {
         offer: &str,
         tracks: &[PushTrack],
     ) -> Result<Negotiated, Error> {
-        if tracks.len() > MAX_TRACKS_PER_COMMAND {
-            return Err(Error::TooManyTracks(MAX_TRACKS_PER_COMMAND));
-        }
+        check_count(tracks.len())?;
         let (answered, _) = self.answer_client_offer(now, session, offer, &[])?;
         let mut outcomes = Vec::new();
         let s = self.sessions.get(&session).ok_or(Error::UnknownSession)?;
@@ -120,10 +134,7 @@ impl Node {
             });
         }
         Ok(Negotiated {
-            description: Some(SessionDescription {
-                kind: SdpType::Answer,
-                sdp: answered.answer.to_sdp(),
-            }),
+            description: Some(answer_of(&answered)),
             tracks: outcomes,
         })
     }
@@ -155,20 +166,14 @@ impl Node {
         pulls: &[PullTrack],
         offer: Option<&str>,
     ) -> Result<Negotiated, Error> {
-        if pulls.len() > MAX_TRACKS_PER_COMMAND {
-            return Err(Error::TooManyTracks(MAX_TRACKS_PER_COMMAND));
-        }
+        check_count(pulls.len())?;
         for pull in pulls {
             check_rid(pull.layer.as_deref())?;
         }
         let (description, mids) = match offer {
             Some(offer) => {
                 let (answered, mids) = self.answer_client_offer(now, session, offer, pulls)?;
-                let description = SessionDescription {
-                    kind: SdpType::Answer,
-                    sdp: answered.answer.to_sdp(),
-                };
-                (Some(description), mids)
+                (Some(answer_of(&answered)), mids)
             }
             None => (None, pulls.iter().map(|p| p.mid.clone()).collect()),
         };
@@ -231,11 +236,7 @@ impl Node {
         session: SessionId,
         answer: &str,
     ) -> Result<(), Error> {
-        let s = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(Error::UnknownSession)?;
-        let c = s.client_mut().ok_or(Error::NotAClient)?;
+        let c = self.client_mut(session)?;
         let answer = c.negotiation.apply_answer(answer)?;
         let offered = std::mem::take(&mut c.offered);
         c.stops_pending = false;
@@ -330,9 +331,7 @@ impl Node {
         offer: Option<&str>,
         force: bool,
     ) -> Result<Negotiated, Error> {
-        if mids.len() > MAX_TRACKS_PER_COMMAND {
-            return Err(Error::TooManyTracks(MAX_TRACKS_PER_COMMAND));
-        }
+        check_count(mids.len())?;
         let s = self
             .sessions
             .get_mut(&session)
@@ -367,10 +366,7 @@ impl Node {
         }
         let description = if let Some(offer) = offer {
             let (answered, _) = self.answer_client_offer(now, session, offer, &[])?;
-            Some(SessionDescription {
-                kind: SdpType::Answer,
-                sdp: answered.answer.to_sdp(),
-            })
+            Some(answer_of(&answered))
         } else if force || to_stop.is_empty() {
             None
         } else {

@@ -262,6 +262,15 @@ impl Node {
         self.random_u32() | 0x1000_0000
     }
 
+    /// The client side of `session`.
+    fn client_mut(&mut self, session: SessionId) -> Result<&mut session::Client, Error> {
+        self.sessions
+            .get_mut(&session)
+            .ok_or(Error::UnknownSession)?
+            .client_mut()
+            .ok_or(Error::NotAClient)
+    }
+
     fn push_event(&mut self, event: NodeEvent) {
         if self.events.len() >= self.max_queued_events {
             self.events_dropped += 1;

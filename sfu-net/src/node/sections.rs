@@ -153,11 +153,7 @@ impl Node {
         let ssrc = self.fresh_ssrc();
         let rtx_ssrc = (track.kind == MediaKind::Video).then(|| self.fresh_ssrc());
         let outgoing = outgoing_track(stream_id(pull.publisher), &track, ssrc, rtx_ssrc);
-        let s = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(Error::UnknownSession)?;
-        let c = s.client_mut().ok_or(Error::NotAClient)?;
+        let c = self.client_mut(session)?;
         let mid = c.negotiation.add_track(&outgoing)?;
         c.offered.push(OfferedSender {
             sender: Sender {
@@ -206,11 +202,7 @@ impl Node {
         // mutably below) need not look back at the session table.
         let parsed = Description::parse(offer)?;
         let plans = self.plan_sections(&parsed, pulls);
-        let s = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(Error::UnknownSession)?;
-        let c = s.client_mut().ok_or(Error::NotAClient)?;
+        let c = self.client_mut(session)?;
         let answered = c.negotiation.answer_offer(offer, |section| {
             plans
                 .get(&section.mid)
@@ -346,16 +338,12 @@ impl Node {
         answer: &Description,
         offered: &[MediaSection],
     ) -> Result<(), Error> {
-        let s = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(Error::UnknownSession)?;
-        let c = s.client_mut().ok_or(Error::NotAClient)?;
         let config = sfu_core::SessionConfig {
             extensions: extension_map(answer),
             rtcp_ssrc: None,
         };
         self.router.update_session(session, config)?;
+        let c = self.client_mut(session)?;
         if c.transport {
             return Ok(());
         }
@@ -364,24 +352,20 @@ impl Node {
             .remote()
             .cloned()
             .ok_or(Error::NotNegotiated)?;
-        let remote_ssrcs: Vec<u32> = offered
-            .iter()
-            .flat_map(|s| s.ssrcs.iter().map(|x| x.ssrc))
-            .collect();
-        self.endpoint.add_session(
-            now,
-            session,
-            TransportConfig {
-                credentials: c.credentials.clone(),
-                remote_ufrag: Some(remote.ice.ufrag.clone()),
-                remote_fingerprint: remote.fingerprint,
-                remote_ssrcs,
-                // Simulcast layers announced by RID and the RTCP of a
-                // receive-only client come from SSRCs no SDP lists.
-                learn_remote_ssrcs: true,
-            },
-        )?;
-        c.transport = true;
+        let transport = TransportConfig {
+            credentials: c.credentials.clone(),
+            remote_ufrag: Some(remote.ice.ufrag.clone()),
+            remote_fingerprint: remote.fingerprint,
+            remote_ssrcs: offered
+                .iter()
+                .flat_map(|s| s.ssrcs.iter().map(|x| x.ssrc))
+                .collect(),
+            // Simulcast layers announced by RID and the RTCP of a
+            // receive-only client come from SSRCs no SDP lists.
+            learn_remote_ssrcs: true,
+        };
+        self.endpoint.add_session(now, session, transport)?;
+        self.client_mut(session)?.transport = true;
         Ok(())
     }
 
