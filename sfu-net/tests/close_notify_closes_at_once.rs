@@ -4,21 +4,30 @@
 
 mod common;
 
+use std::time::Instant;
+
 use common::*;
 use sfu_net::{CloseReason, EndpointConfig, EndpointEvent};
 
 #[test]
 fn peer_close_notify_closes_session_at_once() {
-    let t0 = std::time::Instant::now();
+    let mut now = Instant::now();
     let mut ep = endpoint(EndpointConfig::default());
-    let (mut peer, session) = Peer::join(&mut ep, t0, "198.51.100.7:50000", 1, vec![0x1111], None);
-    connect(&mut ep, &mut peer, session, t0);
-    peer.dtls.close().unwrap();
-    peer.handle_timeout(t0);
-    assert!(!peer.dtls_out.is_empty());
-    let events = pump(&mut ep, &mut [&mut peer], t0);
+    let mut peer = audio_peer(now, "198.51.100.7:50000", 1);
+    publish(&mut ep, &mut peer, 1, now);
+    connect(&mut ep, &mut peer, 1, &mut now);
+    let dtls_sent = peer.stats().dtls_sent;
+    peer.close(now);
+    assert!(peer.stats().dtls_sent > dtls_sent, "close_notify queued");
+    let events = pump(&mut ep, &mut [&mut peer], now);
     assert!(
-        matches!(events[..], [EndpointEvent::Closed { session: s, reason: CloseReason::CloseNotify }] if s == session),
+        matches!(
+            events[..],
+            [EndpointEvent::Closed {
+                session: 1,
+                reason: CloseReason::CloseNotify
+            }]
+        ),
         "{events:?}"
     );
     assert_eq!((ep.session_count(), ep.path_route_count()), (0, 0));
@@ -26,12 +35,13 @@ fn peer_close_notify_closes_session_at_once() {
 
 #[test]
 fn local_close_sends_close_notify() {
-    let t0 = std::time::Instant::now();
+    let mut now = Instant::now();
     let mut ep = endpoint(EndpointConfig::default());
-    let (mut peer, session) = Peer::join(&mut ep, t0, "198.51.100.7:50000", 1, vec![0x1111], None);
-    connect(&mut ep, &mut peer, session, t0);
-    ep.close_session(session).unwrap();
-    let events = pump(&mut ep, &mut [&mut peer], t0);
+    let mut peer = audio_peer(now, "198.51.100.7:50000", 1);
+    publish(&mut ep, &mut peer, 1, now);
+    connect(&mut ep, &mut peer, 1, &mut now);
+    ep.close_session(1).unwrap();
+    let events = pump(&mut ep, &mut [&mut peer], now);
     assert!(matches!(
         events[..],
         [EndpointEvent::Closed {
@@ -39,6 +49,6 @@ fn local_close_sends_close_notify() {
             ..
         }]
     ));
-    assert!(peer.close_notify);
-    assert!(ep.close_session(session).is_err());
+    assert!(peer.close_notify_received());
+    assert!(ep.close_session(1).is_err());
 }

@@ -7,12 +7,12 @@
 
 mod common;
 
-use sfu_testkit::rng::Rng;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use sfu_net::{EndpointConfig, EndpointEvent};
+use sfu_testkit::rng::Rng;
 
 const DATAGRAMS: u64 = 1_000_000;
 const SOURCES: u32 = 20_000;
@@ -55,34 +55,43 @@ fn mutate(rng: &mut Rng, template: &[u8], out: &mut Vec<u8>) {
 
 #[test]
 fn million_hostile_datagrams_do_not_disturb_a_live_session() {
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
+    let mut now = t0;
     let config = EndpointConfig::default();
     let mut ep = endpoint(config.clone());
-    let (mut peer, session) = Peer::join(
-        &mut ep,
-        t0,
-        "198.51.100.7:50000",
-        1,
-        vec![0x1111, 0x2222],
-        None,
-    );
-    connect(&mut ep, &mut peer, session, t0);
+    let mut peer = audio_peer(now, "198.51.100.7:50000", 1);
+    publish(&mut ep, &mut peer, 1, now);
+    let audio_ssrc = peer.sending_ssrcs("0")[0].1;
 
     // Templates: real traffic of the live session and of a stranger.
-    // A genuine check the attacker captured: replays of it are expected.
-    let stun_live = peer.check(true);
-    ep.handle_datagram(t0, peer.addr, server_addr(), &stun_live);
-    pump(&mut ep, &mut [&mut peer], t0);
+    // The live peer's first check, which the attacker captured: replays
+    // of it are expected.
+    let stun_live = first_check(&mut peer, now);
+    ep.handle_datagram(now, peer.addr(), server_addr(), &stun_live);
+    connect(&mut ep, &mut peer, 1, &mut now);
     let stun_stranger =
         binding_request("strangerufrag", "x", "stranger-password-123456", true, true);
-    let (mut other, _) = {
-        let mut scratch = endpoint(EndpointConfig::default());
-        Peer::join(&mut scratch, t0, "203.0.113.1:1", 9, vec![], None)
-    };
-    other.start_dtls(t0);
-    let client_hello = other.dtls_out.remove(0);
-    let srtp_live = peer.protect_rtp(0, 0x1111, 1000);
-    let srtcp_live = peer.protect_rtcp(0x2222);
+    let client_hello = stranger_client_hello(now, "203.0.113.1:1", 9);
+    // Sent to the endpoint (so the live stream has no gap), and kept.
+    let srtp_live = take_audio_packet(&mut peer, now, 0, &payload(0, 1000));
+    ep.handle_datagram(now, peer.addr(), server_addr(), &srtp_live);
+    let until = now + secs(1);
+    run(&mut ep, &mut [&mut peer], &mut now, until);
+    assert_eq!(peer.stats().sender_reports_sent, 1);
+    // The peer's sender report went out in that second; the next one is
+    // taken off its queue.
+    let until = now + secs(1);
+    while peer.poll_timeout().is_some_and(|t| t <= until) {
+        let at = peer.poll_timeout().unwrap();
+        peer.handle_timeout(at);
+    }
+    let (_, srtcp_live) = peer.poll_transmit().expect("the next sender report");
+    assert!(
+        matches!(srtcp_live.get(1), Some(200)),
+        "an SRTCP sender report"
+    );
+    assert!(peer.poll_transmit().is_none());
+    now = until;
     let templates: [&[u8]; 5] = [
         &stun_live,
         &stun_stranger,
@@ -93,19 +102,22 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
 
     let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut buf = Vec::with_capacity(2048);
-    let mut now = t0;
     let mut seq = 0u16;
     let (mut live_sent, mut live_received, mut live_returned) = (0u64, 0u64, 0u64);
+    let mut live_rtcp = 0u64;
     let mut spoofed = 0u64;
     let mut replays = 0u64;
     let mut max_queued_transmits = 0;
     let mut max_queued_events = 0;
+    let checks_before = peer.stats().checks_sent;
+    let datagrams_before = ep.stats().datagrams;
+    let responses_before = ep.stats().binding_responses;
 
     for i in 0..DATAGRAMS {
         // Attacker's datagram: 1% spoof the live peer's own address.
         let src = if i % 100 == 0 {
             spoofed += 1;
-            peer.addr
+            peer.addr()
         } else {
             let n = (i as u32).wrapping_mul(2_654_435_761) % SOURCES;
             SocketAddr::new(
@@ -114,7 +126,7 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
             )
         };
         match rng.below(7) {
-            6 if src != peer.addr => {
+            6 if src != peer.addr() => {
                 buf.clear();
                 buf.extend_from_slice(&stun_live);
                 replays += 1;
@@ -128,32 +140,38 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
         }
         ep.handle_datagram(now, src, server_addr(), &buf);
 
-        // The live session keeps talking, both ways.
+        // The live session keeps talking, both ways; the peer's own timers
+        // send its consent checks (every 5 s) and sender reports (every second).
         if i % 1000 == 0 {
             now += Duration::from_millis(20);
             seq = seq.wrapping_add(1);
-            let wire = peer.protect_rtp(seq, 0x1111, 1000);
-            ep.handle_datagram(now, peer.addr, server_addr(), &wire);
+            let sent = payload(seq, 1000);
+            peer.send_media(now, "0", None, false, 960 * u32::from(seq), &sent)
+                .unwrap();
             live_sent += 1;
-            ep.send_rtp(session, &rtp(seq, 0x5001, 1000)).unwrap();
-            if i % 100_000 == 0 {
-                // Consent: a genuine check every two simulated seconds.
-                ep.handle_datagram(now, peer.addr, server_addr(), &peer.check(false));
+            if peer.poll_timeout().is_some_and(|t| t <= now) {
+                peer.handle_timeout(now);
             }
+            while let Some((to, d)) = peer.poll_transmit() {
+                live_rtcp += u64::from(matches!(d.get(1), Some(192..=223)));
+                ep.handle_datagram(now, peer.addr(), to, &d);
+            }
+            ep.send_rtp(1, &rtp(seq, 0x5001, 1000)).unwrap();
             ep.handle_timeout(now);
             max_queued_transmits = max_queued_transmits.max(ep.queued_transmits());
             max_queued_events = max_queued_events.max(ep.queued_events());
             while let Some(t) = ep.poll_transmit() {
-                if t.destination == peer.addr {
-                    let before = peer.rtp.len();
-                    peer.receive(now, &t.contents);
-                    live_returned += (peer.rtp.len() - before) as u64;
+                if t.destination == peer.addr() {
+                    let before = peer.stats().rtp_received;
+                    peer.handle_datagram(now, t.source, &t.contents);
+                    live_returned += peer.stats().rtp_received - before;
                 }
             }
             while let Some(e) = ep.poll_event() {
                 match e {
-                    EndpointEvent::Rtp { session: s, packet } if s == session => {
-                        assert_eq!(packet[..], rtp(seq, 0x1111, 1000)[..]);
+                    EndpointEvent::Rtp { session: 1, packet } => {
+                        let (_, _, ssrc, body) = rtp_fields(&packet);
+                        assert_eq!((ssrc, body), (audio_ssrc, &sent[..]));
                         live_received += 1;
                     }
                     EndpointEvent::Closed { .. } | EndpointEvent::Connected { .. } => {
@@ -176,16 +194,22 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
         live_returned, live_sent,
         "RTP to the live peer lost under attack"
     );
-    assert_eq!(ep.selected_path(session), Some((peer.addr, server_addr())));
+    assert_eq!(peer.stats().decrypt_failures, 0);
+    assert_eq!(ep.selected_path(1), Some((peer.addr(), server_addr())));
+    // 20 simulated seconds: a consent check every 5 s, each answered.
+    let checks = peer.stats().checks_sent - checks_before;
+    assert!(checks >= 3, "{checks} consent checks");
     assert_eq!(
-        stats.binding_responses,
-        2 + DATAGRAMS / 100_000,
+        stats.binding_responses - responses_before,
+        checks,
         "only genuine checks answered"
     );
+    assert_eq!(peer.stats().check_responses, peer.stats().checks_sent);
+    assert!(live_rtcp >= 19, "{live_rtcp} sender reports");
     assert_eq!(stats.stun_replayed, replays);
     assert!(replays > 100_000);
     assert_eq!(stats.sessions_failed, 0);
-    assert!(stats.datagrams >= DATAGRAMS);
+    assert!(stats.datagrams - datagrams_before >= DATAGRAMS);
     assert!(spoofed >= 10_000);
     // Bounded: the queues never grew past one interval's legitimate traffic.
     assert!(
@@ -211,7 +235,11 @@ fn million_hostile_datagrams_do_not_disturb_a_live_session() {
         + stats.srtp_ssrc_not_negotiated
         + stats.srtp_replayed
         + stats.srtp_auth_failed;
-    let dtls_from_live_path = stats.datagrams - dropped - stats.binding_responses - live_sent;
+    // What remains came from the live path: its handshake, its media and
+    // RTCP, and hostile DTLS spoofing that path.
+    // The SRTP template was delivered, the SRTCP one was not.
+    let live_media = (live_sent + 1) + (peer.stats().rtcp_sent - 1);
+    let dtls_from_live_path = stats.datagrams - dropped - stats.binding_responses - live_media;
     assert!(
         dtls_from_live_path <= spoofed,
         "{dtls_from_live_path} datagrams unaccounted for"

@@ -4,23 +4,26 @@
 
 mod common;
 
+use std::time::Instant;
+
 use common::*;
 use sfu_net::EndpointConfig;
 
 #[test]
 fn unknown_ufrag_gets_no_reply_and_no_state() {
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     let mut ep = endpoint(EndpointConfig::default());
-    let (peer, _session) = Peer::join(&mut ep, t0, "198.51.100.7:50000", 1, vec![], None);
-    let stranger: std::net::SocketAddr = "203.0.113.5:4000".parse().unwrap();
+    let mut peer = audio_peer(t0, "198.51.100.7:50000", 1);
+    let ours = publish(&mut ep, &mut peer, 1, t0);
+    let stranger = addr("203.0.113.5:4000");
 
-    let check = binding_request("nosuchufrag", &peer.ufrag, &peer.server_pwd, true, true);
+    let check = binding_request("nosuchufrag", peer.ufrag(), ours.pwd(), true, true);
     ep.handle_datagram(t0, stranger, server_addr(), &check);
     // Right password, wrong ufrag: still unknown.
     let check = binding_request(
-        &format!("{}x", peer.server_ufrag),
-        &peer.ufrag,
-        &peer.server_pwd,
+        &format!("{}x", ours.ufrag()),
+        peer.ufrag(),
+        ours.pwd(),
         true,
         true,
     );
@@ -34,19 +37,21 @@ fn unknown_ufrag_gets_no_reply_and_no_state() {
 
 #[test]
 fn dtls_and_media_from_an_unchecked_path_are_dropped() {
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     let mut ep = endpoint(EndpointConfig::default());
-    let (mut peer, session) = Peer::join(&mut ep, t0, "198.51.100.7:50000", 1, vec![0x1111], None);
-    // A ClientHello before any check: no reply, no handshake state.
-    peer.start_dtls(t0);
-    for d in std::mem::take(&mut peer.dtls_out) {
-        ep.handle_datagram(t0, peer.addr, server_addr(), &d);
-    }
-    ep.handle_datagram(t0, peer.addr, server_addr(), &rtp(1, 0x1111, 100));
-    ep.handle_datagram(t0, peer.addr, server_addr(), &receiver_report(0x1111));
+    let mut peer = audio_peer(t0, "198.51.100.7:50000", 1);
+    publish(&mut ep, &mut peer, 1, t0);
+    let audio_ssrc = peer.sending_ssrcs("0")[0].1;
+    // A ClientHello before any check from this path: no reply, no
+    // handshake state. (The peer starts DTLS only once its check is
+    // answered, so the ClientHello is one a scratch endpoint provoked.)
+    let hello = stranger_client_hello(t0, "198.51.100.7:50000", 2);
+    ep.handle_datagram(t0, peer.addr(), server_addr(), &hello);
+    ep.handle_datagram(t0, peer.addr(), server_addr(), &rtp(1, audio_ssrc, 100));
+    ep.handle_datagram(t0, peer.addr(), server_addr(), &receiver_report(audio_ssrc));
     assert!(ep.poll_transmit().is_none());
     assert_eq!(ep.stats().dtls_unknown_source, 1);
     assert_eq!(ep.stats().media_unknown_source, 2);
     assert_eq!(ep.path_route_count(), 0);
-    assert!(ep.selected_path(session).is_none());
+    assert!(ep.selected_path(1).is_none());
 }

@@ -6,30 +6,44 @@
 
 mod common;
 
+use std::time::Instant;
+
 use common::*;
 use sfu_net::{EndpointConfig, EndpointEvent};
+use sfu_testkit::peer::{Peer, PeerConfig};
 
-#[test]
-fn authenticated_unsignalled_ssrcs_are_learned_forged_ones_are_not() {
-    let t0 = std::time::Instant::now();
-    let mut ep = endpoint(EndpointConfig::default());
-    let (mut peer, session) =
-        Peer::join_with(&mut ep, t0, "198.51.100.7:50000", 1, vec![], None, true);
-    connect(&mut ep, &mut peer, session, t0);
-
-    let mut forged = peer.protect_rtp(1, 0xBBBB, 500);
-    let last = forged.len() - 1;
-    forged[last] ^= 0x55;
-    ep.handle_datagram(t0, peer.addr, server_addr(), &forged);
-    assert_eq!(ep.stats().srtp_ssrc_not_negotiated, 1);
-
-    for (seq, ssrc) in [(1, 0xAAAA), (2, 0xAAAA), (1, 0xCCCC)] {
-        let wire = peer.protect_rtp(seq, ssrc, 500);
-        ep.handle_datagram(t0, peer.addr, server_addr(), &wire);
+/// A peer that sends audio (its SSRC signalled) and three rid simulcast
+/// layers q, h, f (their SSRCs in no SDP line), set up and connected.
+fn simulcast_peer(
+    ep: &mut Endpoint,
+    now: &mut Instant,
+    audio: bool,
+    learn_remote_ssrcs: bool,
+) -> Peer {
+    let mut config = PeerConfig::new(addr("198.51.100.7:50000"), 1);
+    if audio {
+        config = config.send_audio();
     }
-    let rr = peer.protect_rtcp(0xDDDD);
-    ep.handle_datagram(t0, peer.addr, server_addr(), &rr);
-    let events = pump(&mut ep, &mut [&mut peer], t0);
+    let mut peer = Peer::new(*now, config.send_simulcast(&["q", "h", "f"]));
+    let setup = Setup {
+        signalled_ssrcs_only: true,
+        learn_remote_ssrcs,
+        ..Setup::default()
+    };
+    publish_with(ep, &mut peer, 1, *now, setup);
+    connect(ep, &mut peer, 1, now);
+    peer
+}
+
+/// The SRTP datagram of one VP8 packet on simulcast layer `rid`.
+fn layer_packet(peer: &mut Peer, now: Instant, mid: &str, rid: &str) -> Vec<u8> {
+    peer.send_vp8_frame(now, mid, Some(rid), true, 1).unwrap();
+    let (to, wire) = peer.poll_transmit().unwrap();
+    assert_eq!(to, server_addr());
+    wire
+}
+
+fn count(events: &[Event]) -> (usize, usize) {
     let rtp = events
         .iter()
         .filter(|e| matches!(e, EndpointEvent::Rtp { .. }))
@@ -38,52 +52,63 @@ fn authenticated_unsignalled_ssrcs_are_learned_forged_ones_are_not() {
         .iter()
         .filter(|e| matches!(e, EndpointEvent::Rtcp { .. }))
         .count();
-    assert_eq!((rtp, rtcp), (3, 1));
+    (rtp, rtcp)
+}
+
+#[test]
+fn authenticated_unsignalled_ssrcs_are_learned_forged_ones_are_not() {
+    let mut now = Instant::now();
+    let mut ep = endpoint(EndpointConfig::default());
+    let mut peer = simulcast_peer(&mut ep, &mut now, false, true);
+
+    let mut forged = layer_packet(&mut peer, now, "0", "h");
+    let last = forged.len() - 1;
+    forged[last] ^= 0x55;
+    ep.handle_datagram(now, peer.addr(), server_addr(), &forged);
+    assert_eq!(ep.stats().srtp_ssrc_not_negotiated, 1);
+
+    // The peer's receiver report comes from an SSRC that has sent no RTP
+    // yet, as a recvonly client's does: it reports on what the SFU sent.
+    ep.send_rtp(1, &rtp(1, 0x5001, 100)).unwrap();
+    let until = now + secs(1);
+    let mut events = run(&mut ep, &mut [&mut peer], &mut now, until);
+    assert_eq!(peer.stats().receiver_reports_sent, 1);
+    for rid in ["q", "q", "f"] {
+        let wire = layer_packet(&mut peer, now, "0", rid);
+        ep.handle_datagram(now, peer.addr(), server_addr(), &wire);
+    }
+    events.extend(pump(&mut ep, &mut [&mut peer], now));
+    assert_eq!(count(&events), (3, 1));
     // The forged SSRC is still unknown: its genuine packet is learned now.
-    let wire = peer.protect_rtp(2, 0xBBBB, 500);
-    ep.handle_datagram(t0, peer.addr, server_addr(), &wire);
+    let wire = layer_packet(&mut peer, now, "0", "h");
+    ep.handle_datagram(now, peer.addr(), server_addr(), &wire);
     assert!(matches!(ep.poll_event(), Some(EndpointEvent::Rtp { .. })));
 }
 
 #[test]
 fn without_learning_unsignalled_ssrcs_are_dropped() {
-    let t0 = std::time::Instant::now();
+    let mut now = Instant::now();
     let mut ep = endpoint(EndpointConfig::default());
-    let (mut peer, session) = Peer::join(&mut ep, t0, "198.51.100.7:50000", 1, vec![0x1111], None);
-    connect(&mut ep, &mut peer, session, t0);
-    let wire = peer.protect_rtp(1, 0xAAAA, 500);
-    ep.handle_datagram(t0, peer.addr, server_addr(), &wire);
+    let mut peer = simulcast_peer(&mut ep, &mut now, true, false);
+    let wire = layer_packet(&mut peer, now, "1", "q");
+    ep.handle_datagram(now, peer.addr(), server_addr(), &wire);
     assert!(ep.poll_event().is_none());
     assert_eq!(ep.stats().srtp_ssrc_not_negotiated, 1);
 }
 
 #[test]
 fn learning_stops_at_the_ssrc_limit() {
-    let t0 = std::time::Instant::now();
+    let mut now = Instant::now();
     let config = EndpointConfig::default().with_max_remote_ssrcs(2);
     let mut ep = endpoint(config);
-    let (mut peer, session) = Peer::join_with(
-        &mut ep,
-        t0,
-        "198.51.100.7:50000",
-        1,
-        vec![0x1111],
-        None,
-        true,
-    );
-    connect(&mut ep, &mut peer, session, t0);
-    for ssrc in [0xAAAA, 0xBBBB, 0xCCCC] {
-        let wire = peer.protect_rtp(1, ssrc, 100);
-        ep.handle_datagram(t0, peer.addr, server_addr(), &wire);
+    // The signalled audio SSRC is one of the two.
+    let mut peer = simulcast_peer(&mut ep, &mut now, true, true);
+    for rid in ["q", "h", "f"] {
+        let wire = layer_packet(&mut peer, now, "1", rid);
+        ep.handle_datagram(now, peer.addr(), server_addr(), &wire);
     }
-    let events = pump(&mut ep, &mut [&mut peer], t0);
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| matches!(e, EndpointEvent::Rtp { .. }))
-            .count(),
-        1
-    );
+    let events = pump(&mut ep, &mut [&mut peer], now);
+    assert_eq!(count(&events).0, 1);
     assert_eq!(ep.stats().srtp_ssrc_not_negotiated, 2);
-    assert!(ep.allow_remote_ssrc(session, 0xEEEE).is_err());
+    assert!(ep.allow_remote_ssrc(1, 0xEEEE).is_err());
 }

@@ -1,13 +1,18 @@
-//! An in-memory network between an `Endpoint` and test peers that speak
-//! real ICE (STUN via `rtc-stun`, an implementation we did not write) and
-//! real DTLS (a `dimpl` client), then SRTP.
-#![allow(dead_code)]
+//! An in-memory network between an `Endpoint` and the test kit's stand-in
+//! browser (`sfu_testkit::peer::Peer`: real ICE with `rtc-stun`, a real
+//! DTLS client with `dimpl`, SRTP with `rtc-srtp`), in simulated time.
+//! Sessions are set up the way a real one is: the peer's SDP offer is
+//! answered by `PublishOffer`, the session is added with what the offer
+//! says, and the peer applies the answer.
+//!
+//! What a real peer never sends — a check with the wrong password, one
+//! without FINGERPRINT, one naming another ufrag — is hand-crafted here
+//! with `rtc-stun`, and the endpoint's replies are checked with it too.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rtc_stun::attributes::{
     ATTR_ICE_CONTROLLING, ATTR_PRIORITY, ATTR_USE_CANDIDATE, ATTR_USERNAME, RawAttribute,
 };
@@ -16,243 +21,291 @@ use rtc_stun::integrity::MessageIntegrity;
 use rtc_stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Getter, Message, Setter, TransactionId};
 use rtc_stun::textattrs::TextAttribute;
 use rtc_stun::xoraddr::XorMappedAddress;
-use sfu_net::srtp::{DtlsRole, SrtpSession};
+use sfu_net::sdp::{Capabilities, IceParameters, LocalTransport, PublishOffer};
 use sfu_net::{
     Certificate, EndpointConfig, EndpointEvent, Fingerprint, IceCredentials, TransportConfig,
 };
+use sfu_testkit::peer::{Peer, PeerConfig};
 
-/// The tests name endpoint sessions by a number (the peer's seed).
+/// The tests name endpoint sessions by a number.
 pub type SessionId = u64;
 pub type Endpoint = sfu_net::Endpoint<SessionId>;
 pub type Event = EndpointEvent<SessionId>;
 
+/// The endpoint's IPv4 socket: its first candidate, the one the peers check.
 pub const SERVER: &str = "192.0.2.1:8443";
+/// The endpoint's IPv6 socket (listed second in its SDP).
+pub const SERVER_V6: &str = "[2001:db8::1]:8443";
 
 pub fn server_addr() -> SocketAddr {
     SERVER.parse().unwrap()
+}
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
 }
 
 pub fn endpoint(config: EndpointConfig) -> Endpoint {
     Endpoint::new(config, Certificate::generate().unwrap()).unwrap()
 }
 
-/// A browser stand-in: ICE controlling agent, DTLS client, SRTP.
-pub struct Peer {
-    pub addr: SocketAddr,
-    pub ufrag: String,
-    pub server_ufrag: String,
-    pub server_pwd: String,
-    pub dtls: dimpl::Dtls,
-    pub certificate: dimpl::DtlsCertificate,
-    pub fingerprint: Fingerprint,
-    pub srtp: Option<SrtpSession>,
-    pub connected: bool,
-    pub close_notify: bool,
-    pub binding_responses: Vec<SocketAddr>,
-    pub rtp: Vec<Bytes>,
-    pub rtcp: Vec<Bytes>,
-    pub other: usize,
-    pub dtls_out: Vec<Vec<u8>>,
-    pub next_dtls_timeout: Option<Instant>,
-    buf: Vec<u8>,
+/// A stand-in browser at `at` that publishes one audio track.
+pub fn audio_peer(now: Instant, at: &str, seed: u64) -> Peer {
+    Peer::new(now, PeerConfig::new(addr(at), seed).send_audio())
 }
 
-pub fn client_certificate() -> dimpl::DtlsCertificate {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["peer".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    dimpl::DtlsCertificate {
-        certificate: cert.der().to_vec(),
-        private_key: key.serialize_der(),
-    }
+/// Our ICE credentials for session `id`, seeded, and the transport the SDP
+/// module writes: both host candidates, IPv4 first.
+pub fn local_transport(ep: &Endpoint, id: SessionId) -> (IceCredentials, LocalTransport) {
+    let seed = id as u8;
+    let random: [u8; 32] = core::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8));
+    let credentials = IceCredentials::from_random(&random);
+    let local = LocalTransport {
+        ice: IceParameters::from(&credentials),
+        fingerprint: *ep.certificate().fingerprint(),
+        candidates: vec![server_addr(), addr(SERVER_V6)],
+        session_id: 4_242_000 + id,
+    };
+    (credentials, local)
 }
 
-impl Peer {
-    /// A peer whose session on `ep` is created with `seed` randomness. The
-    /// fingerprint announced to the endpoint is `announced` or the real one.
-    pub fn join(
-        ep: &mut Endpoint,
-        now: Instant,
-        addr: &str,
-        seed: u8,
-        remote_ssrcs: Vec<u32>,
-        announced: Option<Fingerprint>,
-    ) -> (Peer, SessionId) {
-        Self::join_with(ep, now, addr, seed, remote_ssrcs, announced, false)
-    }
+/// How a test bends the otherwise ordinary session setup of [`publish_with`].
+#[derive(Debug, Default, Clone)]
+pub struct Setup {
+    /// Replaces the fingerprint in the peer's offer: its certificate then
+    /// does not match what the session expects.
+    pub offer_fingerprint: Option<Fingerprint>,
+    /// Hands the session only the SSRCs the offer's SDP lines name (none
+    /// for rid simulcast), not every SSRC the peer will send from.
+    pub signalled_ssrcs_only: bool,
+    /// `TransportConfig::learn_remote_ssrcs`.
+    pub learn_remote_ssrcs: bool,
+}
 
-    /// Like [`Peer::join`], choosing whether the session learns SSRCs.
-    pub fn join_with(
-        ep: &mut Endpoint,
-        now: Instant,
-        addr: &str,
-        seed: u8,
-        remote_ssrcs: Vec<u32>,
-        announced: Option<Fingerprint>,
-        learn_remote_ssrcs: bool,
-    ) -> (Peer, SessionId) {
-        let mut random = [0u8; 32];
-        for (i, b) in random.iter_mut().enumerate() {
-            *b = seed
-                .wrapping_mul(97)
-                .wrapping_add((i as u8).wrapping_mul(13));
+/// The peer publishes: [`publish_with`] with nothing bent.
+pub fn publish(ep: &mut Endpoint, peer: &mut Peer, id: SessionId, now: Instant) -> IceCredentials {
+    publish_with(ep, peer, id, now, Setup::default())
+}
+
+/// The peer's offer is answered by `PublishOffer`, the session is added
+/// under `id` from what the offer says, and the peer applies the answer.
+/// Returns the session's (the endpoint's) ICE credentials, for the tests
+/// that hand-craft checks.
+pub fn publish_with(
+    ep: &mut Endpoint,
+    peer: &mut Peer,
+    id: SessionId,
+    now: Instant,
+    setup: Setup,
+) -> IceCredentials {
+    let (credentials, local) = local_transport(ep, id);
+    let mut offer_text = peer.create_offer();
+    if let Some(fake) = setup.offer_fingerprint {
+        let real = PublishOffer::parse(&offer_text)
+            .unwrap()
+            .remote()
+            .fingerprint;
+        offer_text = offer_text.replace(&real.sdp_value(), &fake.sdp_value());
+    }
+    let offer = PublishOffer::parse(&offer_text).expect("the SFU reads the peer's offer");
+    let answer = offer
+        .answer(&local, &Capabilities::default())
+        .expect("the SFU answers the peer's offer");
+    let remote_ssrcs = if setup.signalled_ssrcs_only {
+        offer
+            .tracks(&answer)
+            .iter()
+            .flat_map(|t| t.ssrc.into_iter().chain(t.rtx_ssrc))
+            .collect()
+    } else {
+        peer.local_ssrcs()
+    };
+    ep.add_session(
+        now,
+        id,
+        TransportConfig {
+            credentials: credentials.clone(),
+            remote_ufrag: Some(offer.remote().ice.ufrag.clone()),
+            remote_fingerprint: offer.remote().fingerprint,
+            remote_ssrcs,
+            learn_remote_ssrcs: setup.learn_remote_ssrcs,
+        },
+    )
+    .unwrap();
+    peer.apply_answer(&answer.to_sdp())
+        .expect("the peer applies the SFU's answer");
+    credentials
+}
+
+/// The peer's first (nominated) check, taken off its queue instead of
+/// sent: the test delivers it, or replays it, or tampers with it.
+pub fn first_check(peer: &mut Peer, now: Instant) -> Vec<u8> {
+    peer.handle_timeout(now);
+    let (to, check) = peer.poll_transmit().expect("the peer checks at once");
+    assert_eq!(to, server_addr());
+    assert!(check[0] < 4, "a STUN message");
+    check
+}
+
+/// A genuine ClientHello from a peer whose check a scratch endpoint
+/// answered: DTLS a session on `ep`'s side never asked for.
+pub fn stranger_client_hello(now: Instant, at: &str, seed: u64) -> Vec<u8> {
+    let mut scratch = endpoint(EndpointConfig::default());
+    let mut peer = audio_peer(now, at, seed);
+    publish(&mut scratch, &mut peer, seed, now);
+    let check = first_check(&mut peer, now);
+    scratch.handle_datagram(now, peer.addr(), server_addr(), &check);
+    let reply = scratch
+        .poll_transmit()
+        .expect("the scratch endpoint answers");
+    peer.handle_datagram(now, reply.source, &reply.contents);
+    let (_, hello) = peer.poll_transmit().expect("a ClientHello");
+    assert_eq!(hello[0], 22, "a DTLS handshake record");
+    hello
+}
+
+/// Moves datagrams both ways (instantly) until nothing is in flight.
+pub fn deliver(ep: &mut Endpoint, peers: &mut [&mut Peer], now: Instant, events: &mut Vec<Event>) {
+    for _ in 0..10_000 {
+        let mut moved = false;
+        for peer in peers.iter_mut() {
+            while let Some((to, data)) = peer.poll_transmit() {
+                ep.handle_datagram(now, peer.addr(), to, &data);
+                moved = true;
+            }
         }
-        let creds = IceCredentials::from_random(&random);
-        let cert = client_certificate();
-        let fingerprint = Fingerprint::of_der(&cert.certificate);
-        let mut dtls = dimpl::Dtls::new_12(Arc::new(dimpl::Config::default()), cert.clone(), now);
-        dtls.set_active(true);
-        let ufrag = format!("peer{seed}");
-        let session = SessionId::from(seed);
-        ep.add_session(
-            now,
-            session,
-            TransportConfig {
-                credentials: creds.clone(),
-                remote_ufrag: Some(ufrag.clone()),
-                remote_fingerprint: announced.unwrap_or(fingerprint),
-                remote_ssrcs,
-                learn_remote_ssrcs,
-            },
-        )
-        .unwrap();
-        let peer = Peer {
-            addr: addr.parse().unwrap(),
-            ufrag,
-            server_ufrag: creds.ufrag().to_string(),
-            server_pwd: creds.pwd().to_string(),
-            dtls,
-            certificate: cert,
-            fingerprint,
-            srtp: None,
-            connected: false,
-            close_notify: false,
-            binding_responses: Vec::new(),
-            rtp: Vec::new(),
-            rtcp: Vec::new(),
-            other: 0,
-            dtls_out: Vec::new(),
-            next_dtls_timeout: None,
-            buf: vec![0; 4096],
+        while let Some(t) = ep.poll_transmit() {
+            assert_eq!(t.source, server_addr());
+            if let Some(peer) = peers.iter_mut().find(|p| p.addr() == t.destination) {
+                peer.handle_datagram(now, t.source, &t.contents);
+            }
+            moved = true;
+        }
+        while let Some(e) = ep.poll_event() {
+            events.push(e);
+        }
+        if !moved {
+            return;
+        }
+    }
+    panic!("the network never went quiet");
+}
+
+/// [`deliver`], returning the endpoint's events.
+pub fn pump(ep: &mut Endpoint, peers: &mut [&mut Peer], now: Instant) -> Vec<Event> {
+    let mut events = Vec::new();
+    deliver(ep, peers, now, &mut events);
+    events
+}
+
+/// Runs the endpoint and the peers in simulated time from `*now` to
+/// `until`, firing every timer when due; returns the endpoint's events.
+pub fn run(
+    ep: &mut Endpoint,
+    peers: &mut [&mut Peer],
+    now: &mut Instant,
+    until: Instant,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    deliver(ep, peers, *now, &mut events);
+    for _ in 0..1_000_000 {
+        let next = peers
+            .iter()
+            .filter_map(|p| p.poll_timeout())
+            .chain(ep.poll_timeout())
+            .min();
+        let Some(next) = next.filter(|t| *t <= until) else {
+            *now = until;
+            return events;
         };
-        (peer, session)
-    }
-
-    /// Swaps the DTLS 1.2 client for one that sends a hybrid DTLS 1.2/1.3
-    /// ClientHello, as current browsers do.
-    pub fn use_hybrid_client_hello(&mut self, now: Instant) {
-        let mut dtls = dimpl::Dtls::new_auto(
-            Arc::new(dimpl::Config::default()),
-            self.certificate.clone(),
-            now,
-        );
-        dtls.set_active(true);
-        self.dtls = dtls;
-    }
-
-    /// A binding request as a browser sends it, built with rtc-stun.
-    pub fn check(&self, use_candidate: bool) -> Vec<u8> {
-        binding_request(
-            &self.server_ufrag,
-            &self.ufrag,
-            &self.server_pwd,
-            use_candidate,
-            true,
-        )
-    }
-
-    /// Starts the DTLS handshake (ClientHello).
-    pub fn start_dtls(&mut self, now: Instant) {
-        self.dtls.handle_timeout(now).unwrap();
-        self.drain_dtls();
-    }
-
-    fn drain_dtls(&mut self) {
-        loop {
-            match self.dtls.poll_output(&mut self.buf) {
-                dimpl::Output::Packet(p) => self.dtls_out.push(p.to_vec()),
-                dimpl::Output::Timeout(t) => {
-                    self.next_dtls_timeout = Some(t);
-                    break;
-                }
-                dimpl::Output::Connected => self.connected = true,
-                dimpl::Output::KeyingMaterial(km, profile) => {
-                    let profile = match profile {
-                        dimpl::SrtpProfile::AEAD_AES_128_GCM => sfu_net::SrtpProfile::AeadAes128Gcm,
-                        dimpl::SrtpProfile::AEAD_AES_256_GCM => sfu_net::SrtpProfile::AeadAes256Gcm,
-                        _ => sfu_net::SrtpProfile::Aes128CmHmacSha1_80,
-                    };
-                    let mut s =
-                        SrtpSession::from_dtls_keying(&km, profile, DtlsRole::Client).unwrap();
-                    for ssrc in 0..16 {
-                        s.allow_remote_ssrc(0x5000 + ssrc);
-                    }
-                    self.srtp = Some(s);
-                }
-                dimpl::Output::CloseNotify => self.close_notify = true,
-                dimpl::Output::BufferTooSmall { needed } => self.buf.resize(needed, 0),
-                _ => {}
+        // Timers in the past fire now; never step back.
+        let at = next.max(*now);
+        *now = at;
+        if ep.poll_timeout().is_some_and(|t| t <= at) {
+            ep.handle_timeout(at);
+        }
+        for peer in peers.iter_mut() {
+            if peer.poll_timeout().is_some_and(|t| t <= at) {
+                peer.handle_timeout(at);
             }
         }
-    }
-
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.dtls.handle_timeout(now).unwrap();
-        self.drain_dtls();
-    }
-
-    /// Receives a datagram the endpoint sent to this peer.
-    pub fn receive(&mut self, now: Instant, data: &[u8]) {
-        match data.first() {
-            Some(0..=3) => {
-                let addr = verify_binding_response(data, &self.server_pwd)
-                    .expect("valid binding response");
-                self.binding_responses.push(addr);
-            }
-            Some(20..=63) => {
-                self.dtls.handle_timeout(now).unwrap();
-                self.dtls.handle_packet(data).unwrap();
-                self.drain_dtls();
-            }
-            Some(128..=191) => {
-                let srtp = self.srtp.as_mut().expect("SRTP before keys");
-                if matches!(data.get(1), Some(192..=223)) {
-                    self.rtcp.push(srtp.unprotect_rtcp(data).unwrap());
-                } else {
-                    self.rtp.push(srtp.unprotect_rtp(data).unwrap());
-                }
-            }
-            _ => self.other += 1,
+        deliver(ep, peers, at, &mut events);
+        // A timer that stays due after firing would spin: move on a little.
+        let stuck = peers
+            .iter()
+            .filter_map(|p| p.poll_timeout())
+            .chain(ep.poll_timeout())
+            .all(|t| t <= at);
+        if stuck {
+            *now = at + Duration::from_millis(1);
         }
     }
+    panic!("simulated time never reached its end");
+}
 
-    pub fn protect_rtp(&mut self, seq: u16, ssrc: u32, payload_len: usize) -> Vec<u8> {
-        self.srtp
-            .as_mut()
-            .unwrap()
-            .protect_rtp(&rtp(seq, ssrc, payload_len))
-            .unwrap()
-            .to_vec()
+/// Runs until the peer is connected (at most 10 simulated seconds) and
+/// checks that the endpoint reported session `id` connected too.
+pub fn connect(ep: &mut Endpoint, peer: &mut Peer, id: SessionId, now: &mut Instant) -> Vec<Event> {
+    let mut events = Vec::new();
+    let deadline = *now + secs(10);
+    while !peer.is_connected() && *now < deadline {
+        let step = *now + Duration::from_millis(50);
+        events.extend(run(ep, &mut [&mut *peer], now, step));
     }
+    assert!(
+        peer.is_connected(),
+        "not connected: {:?}",
+        peer.dtls_failure()
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Connected { session, .. } if *session == id)),
+        "the endpoint did not connect: {events:?}"
+    );
+    events
+}
 
-    pub fn protect_rtcp(&mut self, ssrc: u32) -> Vec<u8> {
-        self.srtp
-            .as_mut()
-            .unwrap()
-            .protect_rtcp(&receiver_report(ssrc))
-            .unwrap()
-            .to_vec()
+/// Sends one RTP packet on the peer's audio section (`mid` 0) and returns
+/// the SRTP datagram instead of queueing it for [`deliver`].
+pub fn take_audio_packet(peer: &mut Peer, now: Instant, timestamp: u32, payload: &[u8]) -> Vec<u8> {
+    peer.send_media(now, "0", None, false, timestamp, payload)
+        .unwrap();
+    let (to, wire) = peer.poll_transmit().expect("the SRTP packet");
+    assert_eq!(to, server_addr());
+    wire
+}
+
+/// Header fields of a decrypted RTP packet: (pt, seq, ssrc, payload).
+pub fn rtp_fields(p: &[u8]) -> (u8, u16, u32, &[u8]) {
+    let csrc = usize::from(p[0] & 0x0f);
+    let mut at = 12 + 4 * csrc;
+    if p[0] & 0x10 != 0 {
+        let words = usize::from(u16::from_be_bytes([p[at + 2], p[at + 3]]));
+        at += 4 + 4 * words;
     }
+    (
+        p[1] & 0x7f,
+        u16::from_be_bytes([p[2], p[3]]),
+        u32::from_be_bytes([p[8], p[9], p[10], p[11]]),
+        &p[at..],
+    )
 }
 
 /// A plain RTP packet: V=2, PT 96, the given sequence number and SSRC.
 pub fn rtp(seq: u16, ssrc: u32, payload_len: usize) -> Vec<u8> {
-    let payload: Vec<u8> = (0..payload_len).map(|i| (i as u8) ^ (seq as u8)).collect();
     sfu_testkit::rtp::Rtp::new(ssrc, 96, seq, u32::from(seq) * 3000)
-        .payload(&payload)
+        .payload(&payload(seq, payload_len))
         .build()
+}
+
+/// `len` payload bytes that differ with `seq`.
+pub fn payload(seq: u16, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i as u8) ^ (seq as u8)).collect()
 }
 
 /// An empty RTCP receiver report from `ssrc`.
@@ -260,6 +313,8 @@ pub fn receiver_report(ssrc: u32) -> Vec<u8> {
     sfu_testkit::rtp::Rtcp::new().rr(ssrc, &[]).build()
 }
 
+/// A binding request as a browser sends it, hand-crafted with rtc-stun so
+/// that any part of it can be wrong.
 pub fn binding_request(
     server_ufrag: &str,
     client_ufrag: &str,
@@ -321,54 +376,4 @@ pub fn verify_binding_response(data: &[u8], pwd: &str) -> Option<SocketAddr> {
     let mut xor = XorMappedAddress::default();
     xor.get_from(&m).ok()?;
     Some(SocketAddr::new(xor.ip, xor.port))
-}
-
-/// Moves datagrams both ways until nothing is in flight; returns the
-/// endpoint's events in order.
-pub fn pump(ep: &mut Endpoint, peers: &mut [&mut Peer], now: Instant) -> Vec<Event> {
-    let mut events = Vec::new();
-    for _ in 0..64 {
-        let mut moved = false;
-        for peer in peers.iter_mut() {
-            for d in std::mem::take(&mut peer.dtls_out) {
-                ep.handle_datagram(now, peer.addr, server_addr(), &d);
-                moved = true;
-            }
-        }
-        while let Some(t) = ep.poll_transmit() {
-            assert_eq!(t.source, server_addr());
-            if let Some(peer) = peers.iter_mut().find(|p| p.addr == t.destination) {
-                peer.receive(now, &t.contents);
-            }
-            moved = true;
-        }
-        while let Some(e) = ep.poll_event() {
-            events.push(e);
-        }
-        if !moved {
-            break;
-        }
-    }
-    events
-}
-
-/// ICE check, then DTLS to completion; panics unless the endpoint reports
-/// the session connected.
-pub fn connect(ep: &mut Endpoint, peer: &mut Peer, session: SessionId, now: Instant) -> Vec<Event> {
-    let check = peer.check(true);
-    ep.handle_datagram(now, peer.addr, server_addr(), &check);
-    peer.start_dtls(now);
-    let events = pump(ep, &mut [peer], now);
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::Connected { session: s, .. } if *s == session)),
-        "not connected: {events:?}"
-    );
-    assert!(peer.connected && peer.srtp.is_some());
-    events
-}
-
-pub fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
 }
