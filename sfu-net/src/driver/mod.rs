@@ -123,7 +123,8 @@ impl std::fmt::Debug for DriverHandle {
 
 impl DriverHandle {
     /// Runs `command` on the node, on the driver thread, with the current
-    /// time, and returns what it returned. Every other method is this.
+    /// time, and returns what it returned. Every other method is this. The
+    /// media plane waits while it runs: keep it to node calls.
     pub fn call<T: Send + 'static>(
         &self,
         command: impl FnOnce(&mut Node, Instant) -> T + Send + 'static,
