@@ -30,12 +30,13 @@
 //! Queues are bounded: a loop that does not drain loses datagrams and
 //! events (counted in [`NodeStats`]). A complete loop on one socket:
 //!
-//! ```no_run
+//! ```
 //! use std::net::UdpSocket;
 //! use std::time::{Duration, Instant};
 //! use sfu_net::{Certificate, Node, NodeConfig, NodeEvent};
 //!
 //! let socket = UdpSocket::bind("0.0.0.0:8443")?;
+//! # let socket = UdpSocket::bind("127.0.0.1:0")?; // a free port for the doctest
 //! let local = socket.local_addr()?;
 //! let seed = [7u8; 32]; // in production: 32 bytes from the OS generator
 //! let mut node = Node::new(
@@ -43,11 +44,14 @@
 //!         .with_candidates(vec!["192.0.2.1:8443".parse()?]),
 //! )?;
 //! // 3. A command: a WHIP publisher's offer, answered at once.
-//! # let offer = String::new();
+//! # let offer = include_str!("../tests/fixtures/chromium156_publish_offer.sdp");
 //! let publication = node.publish(Instant::now(), &offer)?;
 //! println!("answer for the client:\n{}", publication.answer);
 //! let mut buf = [0u8; 2048];
+//! # let mut turns = 0;
 //! loop {
+//! #   turns += 1;
+//! #   if turns > 3 { break; } // the doctest stops; a server loops for good
 //!     // 4. Drain everything the last input produced.
 //!     while let Some(t) = node.poll_transmit() {
 //!         socket.send_to(&t.contents, t.destination)?;
