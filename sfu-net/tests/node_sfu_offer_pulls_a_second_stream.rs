@@ -98,3 +98,55 @@ fn a_pull_before_publish_waits_then_asks_for_negotiation() {
         .count();
     assert!(video > 100, "{video} packets of the pulled track");
 }
+
+/// Calls-style closes: with `force` the section stays negotiated and idle
+/// (a later pull fills it without SDP); without, the node offers the
+/// section stopped (port 0) and the client's answer retires it.
+#[test]
+fn closed_pulls_stop_by_offer_or_stay_idle_when_forced() {
+    let mut w = World::new(13, 1);
+    let a = w.add_peer(PeerConfig::new(peer_addr(0), 110).send_audio().send_video());
+    let viewer = w.add_peer(
+        PeerConfig::new(peer_addr(1), 111)
+            .receive_audio()
+            .receive_video(),
+    );
+    let sa = w.publish(0, a);
+    let sv = w.view(0, viewer, Some(sa));
+    assert!(w.run_until(Duration::from_secs(5), |w| w.connected(&[0, 1])));
+    let now = w.now;
+    // Forced: no SDP; the video section is idle and takes the track again.
+    let forced = w.nodes[0]
+        .close_tracks(now, sv, &["1".to_owned()], None, true)
+        .unwrap();
+    assert!(forced.description.is_none());
+    assert!(forced.tracks[0].result.is_ok());
+    let again = w.nodes[0]
+        .pull_tracks(now, sv, &[PullTrack::new(sa, "1").into_mid("1")], None)
+        .unwrap();
+    assert!(again.description.is_none() && again.tracks[0].result.is_ok());
+    // Not forced: the node offers the audio section stopped.
+    let closed = w.nodes[0]
+        .close_tracks(now, sv, &["0".to_owned()], None, false)
+        .unwrap();
+    let offer = closed.description.expect("an offer stopping the section");
+    assert_eq!(offer.kind, SdpType::Offer);
+    assert!(offer.sdp.contains("m=audio 0 "), "{}", offer.sdp);
+    let answer = w.peers[viewer].accept_offer(&offer.sdp).unwrap();
+    w.nodes[0].apply_answer(now, sv, &answer).unwrap();
+    let mut cam = Camera::new(a, Some("0"), Some("1"));
+    w.run_with(Duration::from_secs(2), &mut |w| cam.tick(w));
+    assert!(
+        received_on(&w, viewer, "1").len() > 100,
+        "video flows again after the forced close"
+    );
+    assert!(
+        received_on(&w, viewer, "0").is_empty(),
+        "the closed audio pull delivers nothing"
+    );
+    // The stopped audio section cannot be pulled into any more.
+    let refused = w.nodes[0]
+        .pull_tracks(w.now, sv, &[PullTrack::new(sa, "0").into_mid("0")], None)
+        .unwrap();
+    assert!(refused.tracks[0].result.is_err());
+}

@@ -344,10 +344,12 @@ impl Node {
                     let p = s.published.remove(i);
                     let r = self.router.close_track(now, session, &p.name);
                     (p.name, r.map(|()| TrackState::Closed).map_err(Error::from))
-                } else if let Some(i) = s.senders.iter().position(|x| x.mid.as_ref() == Some(mid)) {
-                    let sender = s.senders.remove(i);
-                    let name = sender.pull.as_ref().map(|p| p.name.clone());
-                    if let Some(pull) = sender.pull {
+                } else if let Some(sender) = s.sender_by_mid(mid) {
+                    // The section stays until an exchange stops it (or,
+                    // forced, stays negotiated and idle for a later pull).
+                    let pull = sender.pull.take();
+                    let name = pull.as_ref().map(|p| p.name.clone());
+                    if let Some(pull) = pull {
                         let _ = self.router.close_subscription(pull.subscription);
                     }
                     (name.unwrap_or_default(), Ok(TrackState::Closed))

@@ -432,6 +432,9 @@ impl Node {
                 list.retain(|x| *x != session);
             }
         }
+        // Pulls waiting for this session's tracks will never be served.
+        self.waiting
+            .retain(|(publisher, _), waiters| *publisher != session && !waiters.is_empty());
         let _ = self.router.close_session(now, session);
     }
 

@@ -17,6 +17,9 @@ use super::session::{OfferedSender, Published, Pull, Sender, Session, WaitingPul
 use super::translate::{codec_config, extension_map, track_config};
 use super::{Node, SdpType, SessionDescription};
 
+/// At most this many pulls of one session wait for their tracks.
+const MAX_WAITING: usize = 256;
+
 /// Which pull a new receiving section of a client's offer delivers.
 struct Planned {
     plan: SectionPlan,
@@ -139,6 +142,15 @@ impl Node {
                 .sessions
                 .get_mut(&session)
                 .ok_or(Error::UnknownSession)?;
+            if s.waiting
+                .iter()
+                .any(|w| w.publisher == pull.publisher && w.name == pull.name)
+            {
+                return Ok(TrackState::Waiting);
+            }
+            if s.waiting.len() >= MAX_WAITING {
+                return Err(Error::TooManyTracks(MAX_WAITING));
+            }
             s.waiting.push(WaitingPull {
                 publisher: pull.publisher,
                 name: pull.name.clone(),
