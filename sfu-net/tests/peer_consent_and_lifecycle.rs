@@ -4,11 +4,11 @@
 //! wrong fingerprint in the SFU's answer stops the peer from keying SRTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod peer_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use peer_support::*;
+use common::*;
 use sfu_net::{CloseReason, EndpointConfig, EndpointEvent};
 use sfu_testkit::peer::{Peer, PeerConfig};
 
@@ -29,7 +29,7 @@ fn consent_checks_keep_the_session_and_stopping_them_lets_it_expire() {
         PeerConfig::new(addr("198.51.100.40:50000"), 12).send_audio(),
     );
     publish(&mut ep, &mut peer, 12, now);
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 12, &mut now);
 
     // A minute of consent checks every 5 s: still alive.
     let checks_before = peer.stats().checks_sent;
@@ -76,7 +76,7 @@ fn close_sends_close_notify_and_the_endpoint_closes_at_once() {
         PeerConfig::new(addr("198.51.100.41:50000"), 13).send_video(),
     );
     publish(&mut ep, &mut peer, 13, now);
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 13, &mut now);
     peer.close(now);
     assert!(!peer.is_connected());
     let mut events = Vec::new();
@@ -94,7 +94,7 @@ fn move_to_moves_the_endpoints_path_and_media_follows() {
         PeerConfig::new(addr("198.51.100.42:50000"), 14).send_audio(),
     );
     publish(&mut ep, &mut peer, 14, now);
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 14, &mut now);
     let new_addr = addr("203.0.113.99:40000");
     peer.move_to(new_addr);
     let until = now + Duration::from_millis(100);

@@ -9,10 +9,9 @@ use std::time::Instant;
 use sfu_net::sdp::{Description, MediaSection, RidDirection, Setup};
 use sfu_testkit::peer::{Peer, PeerConfig};
 
-const PUBLISH: &str = include_str!("../../../sfu-net/tests/fixtures/chromium156_publish_offer.sdp");
-const SIMULCAST: &str =
-    include_str!("../../../sfu-net/tests/fixtures/chromium156_simulcast_offer.sdp");
-const WHEP: &str = include_str!("../../../sfu-net/tests/fixtures/chromium156_whep_offer.sdp");
+const PUBLISH: &str = include_str!("fixtures/chromium156_publish_offer.sdp");
+const SIMULCAST: &str = include_str!("fixtures/chromium156_simulcast_offer.sdp");
+const WHEP: &str = include_str!("fixtures/chromium156_whep_offer.sdp");
 
 fn ours(config: PeerConfig) -> Description {
     let text = Peer::new(Instant::now(), config).create_offer();

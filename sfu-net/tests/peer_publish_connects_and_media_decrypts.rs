@@ -4,12 +4,12 @@
 //! sends arrives as `Rtp` events that decrypt to what it sent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod peer_support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use peer_support::*;
+use common::*;
 use sfu_net::sdp::{Direction, ExtensionUri};
 use sfu_net::{EndpointConfig, EndpointEvent, SrtpProfile};
 use sfu_testkit::peer::{Peer, PeerConfig};
@@ -24,7 +24,7 @@ fn publish_offer_is_answered_peer_connects_and_media_arrives_decrypted() {
             .send_audio()
             .send_video(),
     );
-    let (offer, answer, _) = publish(&mut ep, &mut peer, 1, now);
+    let Published { offer, answer, .. } = publish_sdp(&mut ep, &mut peer, 1, now, Setup::default());
 
     // The SFU read the offer as Chromium's: two sending sections, RTX paired.
     let sections = &offer.description().sections;
@@ -37,11 +37,11 @@ fn publish_offer_is_answered_peer_connects_and_media_arrives_decrypted() {
         .expect("mid extension kept");
     assert_eq!(mid_id, 4, "Chromium's id for the mid extension");
 
-    let events = connect(&mut ep, &mut peer, &mut now);
+    let events = connect(&mut ep, &mut peer, 1, &mut now);
     assert!(events.iter().any(|e| matches!(
         e,
         EndpointEvent::PathSelected { session: 1, remote, local }
-            if *remote == peer.addr() && *local == addr(SFU_V4)
+            if *remote == peer.addr() && *local == addr(SERVER)
     )));
     assert!(events.iter().any(|e| matches!(
         e,
@@ -79,16 +79,16 @@ fn publish_offer_is_answered_peer_connects_and_media_arrives_decrypted() {
     let mut last_seq: BTreeMap<u32, u16> = BTreeMap::new();
     let mut video = Vec::new();
     for p in &packets {
-        let (pt, seq, ssrc, at) = rtp_fields(p);
+        let (pt, seq, ssrc, payload) = rtp_fields(p);
         let mid = rtp_extension(p, mid_id).expect("every packet names its mid");
         match ssrc {
             s if s == audio_ssrc => {
                 assert_eq!((pt, &mid[..]), (111, &b"0"[..]));
-                assert_eq!(p[at], 0xfc, "Opus TOC byte");
+                assert_eq!(payload[0], 0xfc, "Opus TOC byte");
             }
             s if s == video_ssrc => {
                 assert_eq!((pt, &mid[..]), (96, &b"1"[..]));
-                video.push((seq, p[1] & 0x80 != 0, p[at..].to_vec()));
+                video.push((seq, p[1] & 0x80 != 0, payload.to_vec()));
             }
             other => panic!("unexpected SSRC {other:#x}"),
         }
@@ -145,10 +145,10 @@ fn ipv6_peer_checks_the_ipv6_candidate() {
         PeerConfig::new(addr("[2001:db8::7]:50000"), 2).send_audio(),
     );
     publish(&mut ep, &mut peer, 2, now);
-    let events = connect(&mut ep, &mut peer, &mut now);
+    let events = connect(&mut ep, &mut peer, 2, &mut now);
     assert!(events.iter().any(|e| matches!(
         e,
-        EndpointEvent::PathSelected { session: 2, local, .. } if *local == addr(SFU_V6)
+        EndpointEvent::PathSelected { session: 2, local, .. } if *local == addr(SERVER_V6)
     )));
     peer.send_opus(now, "0").unwrap();
     let until = now + Duration::from_millis(20);
@@ -171,7 +171,7 @@ fn hybrid_client_hello_connects_too() {
             .hybrid_client_hello(),
     );
     publish(&mut ep, &mut peer, 3, now);
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 3, &mut now);
 }
 
 #[test]

@@ -4,11 +4,11 @@
 //! repair, sends receiver reports and a PLI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod peer_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use peer_support::*;
+use common::*;
 use sfu_net::sdp::{
     Capabilities, CodecName, MediaKind, Msid, OutgoingTrack, PayloadFormat, SectionSender,
     ViewerOffer,
@@ -121,7 +121,7 @@ fn endpoint_srtp_is_decrypted_recorded_nacked_repaired_and_reported() {
         peer.remote_ssrcs("1"),
         vec![(VIDEO_SSRC, Some(VIDEO_RTX_SSRC))]
     );
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 5, &mut now);
 
     // Video 100..=119 with 105 lost on the way, and five audio packets.
     for seq in 100..120u16 {
@@ -235,7 +235,7 @@ fn nacks_give_up_after_five_retries() {
     )
     .unwrap();
     peer.apply_answer(&answer.to_sdp()).unwrap();
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 6, &mut now);
     for seq in [10u16, 12] {
         ep.send_rtp(6, &rtp_packet(96, seq, 0, VIDEO_SSRC, &[1; 20]))
             .unwrap();

@@ -5,11 +5,11 @@
 //! flowing on the same connection.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod peer_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use peer_support::*;
+use common::*;
 use sfu_net::sdp::{
     Capabilities, CodecName, MediaKind, Msid, Negotiation, OutgoingTrack, PayloadFormat,
     SectionPlan,
@@ -78,7 +78,7 @@ fn peer_answers_sfu_offers_and_the_sfu_accepts_the_answers() {
     )
     .unwrap();
     peer.apply_answer(&answer.to_sdp()).unwrap();
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 9, &mut now);
 
     // The SFU adds a track for the peer to receive.
     let mut neg =
@@ -155,8 +155,13 @@ fn peer_adds_a_section_and_re_offers_and_the_sfu_answers() {
         now,
         PeerConfig::new(addr("198.51.100.31:50000"), 10).send_audio(),
     );
-    let (offer, answer, local) = publish(&mut ep, &mut peer, 10, now);
-    connect(&mut ep, &mut peer, &mut now);
+    let Published {
+        offer,
+        answer,
+        local,
+        ..
+    } = publish_sdp(&mut ep, &mut peer, 10, now, Setup::default());
+    connect(&mut ep, &mut peer, 10, &mut now);
 
     let mut neg = Negotiation::from_publish(&offer, &answer, local, Capabilities::default());
     let new_mid = peer.add_send_video();
@@ -218,7 +223,7 @@ fn sfu_initiated_session_connects_from_the_sfus_offer() {
         },
     )
     .unwrap();
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 11, &mut now);
     ep.send_rtp(11, &rtp_packet(96, 1, 0, PULLED_SSRC, &[1; 10]))
         .unwrap();
     let mut events = Vec::new();

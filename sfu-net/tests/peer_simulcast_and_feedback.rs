@@ -5,12 +5,12 @@
 //! key frame.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod peer_support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use peer_support::*;
+use common::*;
 use sfu_net::sdp::{Capabilities, ExtensionUri, PublishOffer};
 use sfu_net::{EndpointConfig, EndpointEvent, TransportConfig};
 use sfu_testkit::peer::{Peer, PeerConfig};
@@ -81,7 +81,7 @@ fn simulcast_layers_arrive_by_rid_and_nacks_are_answered_with_rtx() {
     )
     .unwrap();
     peer.apply_answer(&answer.to_sdp()).unwrap();
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 21, &mut now);
 
     for rid in ["q", "h", "f"] {
         peer.send_vp8_frame(now, "1", Some(rid), true, 2).unwrap();
@@ -118,12 +118,9 @@ fn simulcast_layers_arrive_by_rid_and_nacks_are_answered_with_rtx() {
     let events = run(&mut ep, &mut [&mut peer], &mut now, until);
     let packets = rtp_packets(&events);
     assert_eq!(packets.len(), 1, "one repair");
-    let (pt, _, ssrc, at) = rtp_fields(&packets[0]);
+    let (pt, _, ssrc, payload) = rtp_fields(&packets[0]);
     assert_eq!((pt, ssrc), (97, h_rtx));
-    assert_eq!(
-        u16::from_be_bytes([packets[0][at], packets[0][at + 1]]),
-        lost
-    );
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), lost);
     assert_eq!(
         rtp_extension(&packets[0], repaired_id).as_deref(),
         Some(&b"h"[..])
@@ -152,7 +149,7 @@ fn audio_without_rtx_is_retransmitted_plainly() {
         PeerConfig::new(addr("198.51.100.51:50000"), 22).send_audio(),
     );
     publish(&mut ep, &mut peer, 22, now);
-    connect(&mut ep, &mut peer, &mut now);
+    connect(&mut ep, &mut peer, 22, &mut now);
     let mut first = None;
     for _ in 0..3 {
         peer.send_opus(now, "0").unwrap();

@@ -21,7 +21,7 @@ use rtc_stun::integrity::MessageIntegrity;
 use rtc_stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Getter, Message, Setter, TransactionId};
 use rtc_stun::textattrs::TextAttribute;
 use rtc_stun::xoraddr::XorMappedAddress;
-use sfu_net::sdp::{Capabilities, IceParameters, LocalTransport, PublishOffer};
+use sfu_net::sdp::{Capabilities, Description, IceParameters, LocalTransport, PublishOffer};
 use sfu_net::{
     Certificate, EndpointConfig, EndpointEvent, Fingerprint, IceCredentials, TransportConfig,
 };
@@ -73,7 +73,7 @@ pub fn local_transport(ep: &Endpoint, id: SessionId) -> (IceCredentials, LocalTr
     (credentials, local)
 }
 
-/// How a test bends the otherwise ordinary session setup of [`publish_with`].
+/// How a test bends the otherwise ordinary session setup of [`publish_sdp`].
 #[derive(Debug, Default, Clone)]
 pub struct Setup {
     /// Replaces the fingerprint in the peer's offer: its certificate then
@@ -91,10 +91,8 @@ pub fn publish(ep: &mut Endpoint, peer: &mut Peer, id: SessionId, now: Instant) 
     publish_with(ep, peer, id, now, Setup::default())
 }
 
-/// The peer's offer is answered by `PublishOffer`, the session is added
-/// under `id` from what the offer says, and the peer applies the answer.
-/// Returns the session's (the endpoint's) ICE credentials, for the tests
-/// that hand-craft checks.
+/// [`publish_sdp`], returning only the session's (the endpoint's) ICE
+/// credentials, for the tests that hand-craft checks.
 pub fn publish_with(
     ep: &mut Endpoint,
     peer: &mut Peer,
@@ -102,6 +100,32 @@ pub fn publish_with(
     now: Instant,
     setup: Setup,
 ) -> IceCredentials {
+    publish_sdp(ep, peer, id, now, setup).credentials
+}
+
+/// What [`publish_sdp`] negotiated, for the tests that go on with the SDP
+/// (renegotiation, checks on the answer).
+#[derive(Debug)]
+pub struct Published {
+    /// The session's (the endpoint's) ICE credentials.
+    pub credentials: IceCredentials,
+    /// The peer's offer as the SFU read it.
+    pub offer: PublishOffer,
+    /// The SFU's answer.
+    pub answer: Description,
+    /// The transport the answer was written with.
+    pub local: LocalTransport,
+}
+
+/// The peer's offer is answered by `PublishOffer`, the session is added
+/// under `id` from what the offer says, and the peer applies the answer.
+pub fn publish_sdp(
+    ep: &mut Endpoint,
+    peer: &mut Peer,
+    id: SessionId,
+    now: Instant,
+    setup: Setup,
+) -> Published {
     let (credentials, local) = local_transport(ep, id);
     let mut offer_text = peer.create_offer();
     if let Some(fake) = setup.offer_fingerprint {
@@ -138,7 +162,12 @@ pub fn publish_with(
     .unwrap();
     peer.apply_answer(&answer.to_sdp())
         .expect("the peer applies the SFU's answer");
-    credentials
+    Published {
+        credentials,
+        offer,
+        answer,
+        local,
+    }
 }
 
 /// The peer's first (nominated) check, taken off its queue instead of
@@ -168,6 +197,16 @@ pub fn stranger_client_hello(now: Instant, at: &str, seed: u64) -> Vec<u8> {
     hello
 }
 
+/// The endpoint's socket a reply to `peer` goes out from: its candidate of
+/// the peer's address family.
+pub fn server_addr_for(peer: SocketAddr) -> SocketAddr {
+    if peer.is_ipv4() {
+        server_addr()
+    } else {
+        addr(SERVER_V6)
+    }
+}
+
 /// Moves datagrams both ways (instantly) until nothing is in flight.
 pub fn deliver(ep: &mut Endpoint, peers: &mut [&mut Peer], now: Instant, events: &mut Vec<Event>) {
     for _ in 0..10_000 {
@@ -179,7 +218,7 @@ pub fn deliver(ep: &mut Endpoint, peers: &mut [&mut Peer], now: Instant, events:
             }
         }
         while let Some(t) = ep.poll_transmit() {
-            assert_eq!(t.source, server_addr());
+            assert_eq!(t.source, server_addr_for(t.destination));
             if let Some(peer) = peers.iter_mut().find(|p| p.addr() == t.destination) {
                 peer.handle_datagram(now, t.source, &t.contents);
             }
@@ -296,11 +335,47 @@ pub fn rtp_fields(p: &[u8]) -> (u8, u16, u32, &[u8]) {
     )
 }
 
+/// The value of one-byte header extension `id` in a decrypted RTP packet.
+pub fn rtp_extension(p: &[u8], id: u8) -> Option<Vec<u8>> {
+    if p[0] & 0x10 == 0 {
+        return None;
+    }
+    let at = 12 + 4 * usize::from(p[0] & 0x0f);
+    assert_eq!(&p[at..at + 2], &[0xbe, 0xde], "one-byte extension header");
+    let words = usize::from(u16::from_be_bytes([p[at + 2], p[at + 3]]));
+    let body = &p[at + 4..at + 4 + 4 * words];
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == 0 {
+            i += 1;
+            continue;
+        }
+        let (eid, len) = (body[i] >> 4, usize::from(body[i] & 0x0f) + 1);
+        if eid == id {
+            return Some(body[i + 1..i + 1 + len].to_vec());
+        }
+        i += 1 + len;
+    }
+    None
+}
+
+/// A plain RTP packet (V=2, no marker, no extensions) as the SFU would
+/// forward it.
+pub fn rtp_packet(pt: u8, seq: u16, timestamp: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    sfu_testkit::rtp::Rtp::new(ssrc, pt, seq, timestamp)
+        .payload(payload)
+        .build()
+}
+
 /// A plain RTP packet: V=2, PT 96, the given sequence number and SSRC.
 pub fn rtp(seq: u16, ssrc: u32, payload_len: usize) -> Vec<u8> {
-    sfu_testkit::rtp::Rtp::new(ssrc, 96, seq, u32::from(seq) * 3000)
-        .payload(&payload(seq, payload_len))
-        .build()
+    rtp_packet(
+        96,
+        seq,
+        u32::from(seq) * 3000,
+        ssrc,
+        &payload(seq, payload_len),
+    )
 }
 
 /// `len` payload bytes that differ with `seq`.
