@@ -40,13 +40,15 @@ fn candidates(answer: &str) -> Vec<SocketAddr> {
 }
 
 /// Non-loopback addresses of this machine's interfaces, as `ip -o addr`
-/// lists them (an independent look at what the driver should find).
-fn interface_ips() -> Vec<IpAddr> {
+/// lists them (an independent look at what the driver should find);
+/// `None` where iproute2 is not installed.
+fn interface_ips() -> Option<Vec<IpAddr>> {
     let out = std::process::Command::new("ip")
         .args(["-o", "addr", "show", "up"])
-        .output();
-    let Ok(out) = out else { return Vec::new() };
-    String::from_utf8_lossy(&out.stdout)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let ips = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -55,7 +57,8 @@ fn interface_ips() -> Vec<IpAddr> {
         })
         .filter(|ip| !ip.is_loopback())
         .filter(|ip| !matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
-        .collect()
+        .collect();
+    Some(ips)
 }
 
 #[test]
@@ -63,8 +66,11 @@ fn all_interfaces_announce_the_non_loopback_addresses_browsers_use() {
     let driver = Driver::spawn(DriverConfig::all_interfaces(0)).unwrap();
     let answer = driver.handle().publish(&offer()).unwrap().answer;
     let announced = candidates(&answer);
-    let expected = interface_ips();
     assert!(!announced.is_empty());
+    let Some(expected) = interface_ips() else {
+        eprintln!("iproute2 missing: announced {announced:?}, not compared");
+        return;
+    };
     if expected.is_empty() {
         // Only loopback here: announcing it is all a browser could use.
         assert!(
