@@ -8,7 +8,7 @@
 mod http;
 
 use std::collections::HashMap;
-use std::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use sfu::net::{Certificate, Node, NodeConfig};
@@ -22,8 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_owned()
     };
     let udp = UdpSocket::bind(arg("--udp", "127.0.0.1:8443"))?;
-    let http = TcpListener::bind(arg("--http", "127.0.0.1:8080"))?;
-    http.set_nonblocking(true)?;
+    let mut http = http::Server::bind(arg("--http", "127.0.0.1:8080"))?;
     let local = udp.local_addr()?;
     let mut seed = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed)
@@ -31,15 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = NodeConfig::new(Certificate::generate()?, seed).with_candidates(vec![local]);
     let mut node = Node::new(config)?;
     let mut streams = HashMap::new();
-    println!(
-        "std_loop: http://{} — media on udp {local}",
-        http.local_addr()?
-    );
+    println!("std_loop: http://{} — media on udp {local}", http.addr());
     let mut buf = [0u8; 2048];
     loop {
-        if let Ok((tcp, _)) = http.accept() {
-            let _ = http::serve(&mut node, &mut streams, tcp);
-        }
+        http.poll(&mut node, &mut streams);
         // The contract: after every input, drain transmits and events.
         while let Some(t) = node.poll_transmit() {
             let _ = udp.send_to(&t.contents, t.destination);

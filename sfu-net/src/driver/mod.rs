@@ -5,7 +5,7 @@
 //! everything it does to media and sessions is a node call.
 //!
 //! Another loop (tokio, io_uring, a test harness) drives the [`Node`]
-//! itself instead; `examples/std_loop` does it on `std::net` in 62 lines.
+//! itself instead; `examples/std_loop` does it on `std::net` in 56 lines.
 
 mod run;
 mod udp;
