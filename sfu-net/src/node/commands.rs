@@ -252,10 +252,10 @@ impl Node {
             let Some(section) = answer.section(&mid).filter(|x| !x.is_rejected()) else {
                 continue;
             };
-            let Some((codecs, format)) = negotiated_codecs(section) else {
+            let Some((codecs, format, has_rtx)) = negotiated_codecs(section) else {
                 continue;
             };
-            if !section.codecs.iter().any(|c| c.name == sdp::CodecName::Rtx) {
+            if !has_rtx {
                 o.sender.rtx_ssrc = None;
             }
             o.sender.codecs = codecs;

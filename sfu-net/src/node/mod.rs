@@ -256,8 +256,8 @@ impl Node {
         b
     }
 
-    /// A fresh SSRC, odd-free of collisions with the small values tests and
-    /// relays use and never 0.
+    /// A fresh SSRC from the node's generator; the high bit pattern keeps it
+    /// clear of 0 and of the small SSRCs test peers pick.
     fn fresh_ssrc(&mut self) -> u32 {
         self.random_u32() | 0x1000_0000
     }

@@ -213,7 +213,13 @@ impl Node {
         // Plans are made from a first parse, so the negotiation (borrowed
         // mutably below) need not look back at the session table.
         let parsed = Description::parse(offer)?;
-        let plans = self.plan_sections(&parsed, pulls);
+        let known: Vec<String> = self
+            .client_mut(session)?
+            .negotiation
+            .sections()
+            .map(|s| s.mid.clone())
+            .collect();
+        let plans = self.plan_sections(&parsed, &known, pulls);
         let c = self.client_mut(session)?;
         let answered = c.negotiation.answer_offer(offer, |section| {
             plans
@@ -233,10 +239,9 @@ impl Node {
             let SectionPlan::Send(track) = &planned.plan else {
                 continue;
             };
-            let Some((codecs, format)) = negotiated_codecs(section) else {
+            let Some((codecs, format, has_rtx)) = negotiated_codecs(section) else {
                 continue;
             };
-            let has_rtx = section.codecs.iter().any(|c| c.name == sdp::CodecName::Rtx);
             s.senders.push(Sender {
                 mid: Some(mid.clone()),
                 relay_name: None,
@@ -270,6 +275,7 @@ impl Node {
     fn plan_sections(
         &mut self,
         offer: &Description,
+        known: &[String],
         pulls: &[PullTrack],
     ) -> HashMap<String, Planned> {
         let mut plans = HashMap::new();
@@ -277,7 +283,11 @@ impl Node {
             .filter(|&i| pulls.get(i).is_some_and(|p| p.mid.is_none()))
             .collect();
         for section in &offer.sections {
-            if section.is_rejected() || !matches!(section.kind, MediaKind::Audio | MediaKind::Video)
+            // Sections the session already has keep their answer: no plan,
+            // no SSRCs drawn for them.
+            if section.is_rejected()
+                || !matches!(section.kind, MediaKind::Audio | MediaKind::Video)
+                || known.contains(&section.mid)
             {
                 continue;
             }
@@ -404,13 +414,18 @@ impl Node {
     }
 }
 
-/// The router's payload types for what a section carries, and its format.
+/// The router's payload types for what a section carries, its format, and
+/// whether RTX was negotiated for it (else no RTX SSRC is used there).
 pub(super) fn negotiated_codecs(
     section: &MediaSection,
-) -> Option<(Vec<sfu_core::CodecConfig>, sdp::PayloadFormat)> {
+) -> Option<(Vec<sfu_core::CodecConfig>, sdp::PayloadFormat, bool)> {
     let codec = section.media_codecs().next()?;
     let rtx_pt = section.rtx_for(codec.pt).map(|c| c.pt);
-    Some((vec![codec_config(codec, rtx_pt)], codec.clone()))
+    Some((
+        vec![codec_config(codec, rtx_pt)],
+        codec.clone(),
+        rtx_pt.is_some(),
+    ))
 }
 
 /// The msid stream (and CNAME) of `publisher`'s tracks: one per publisher,
