@@ -12,66 +12,16 @@
 //! use by `.ci/install-peers` (apt, npm and pip; once per machine, under a
 //! lock), so `cargo test` needs nothing prepared by hand. Run as root.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// An example binary cargo built next to this test.
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    profile_dir.join("examples").join(name)
-}
+use support::{example_binary, root, run_node_unshared};
 
 fn run_scenario(scenario: &str) {
     run_scenario_on("whip_whep", scenario);
 }
 
-/// Installs the real peers when any is missing (first run on a machine).
-fn prepare_peers() {
-    static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
-        let chromium = Command::new("sh")
-            .args([
-                "-c",
-                "command -v chromium && command -v unshare && command -v ip",
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        let ready = chromium
-            && root()
-                .join("tests/browser/node_modules/playwright-core")
-                .exists()
-            && root().join(".venv/bin/python").exists();
-        if ready {
-            return;
-        }
-        // Test binaries may run at once: one installs, the others wait.
-        let status = Command::new("flock")
-            .args(["/tmp/sfu-install-peers.lock", "bash", ".ci/install-peers"])
-            .current_dir(root())
-            .status()
-            .expect("flock (util-linux) and bash run .ci/install-peers");
-        assert!(status.success(), ".ci/install-peers failed: {status}");
-    });
-}
-
 fn run_scenario_on(example: &str, scenario: &str) {
-    prepare_peers();
     let server = example_binary(example);
-    assert!(
-        server.exists(),
-        "{} is missing: cargo test builds examples; run the test through cargo",
-        server.display()
-    );
-    let browser = root().join("tests/browser");
     let python = root().join(".venv/bin/python");
     // The stock scenario needs an interface a browser uses (not loopback):
     // a veth pair inside the private namespace, on a documentation address.
@@ -81,25 +31,21 @@ fn run_scenario_on(example: &str, scenario: &str) {
     } else {
         "ip link set lo up"
     };
-    let script = format!(
-        "{network} && exec node interop.mjs --server '{}' --scenario {scenario} --python '{}'",
-        server.display(),
-        python.display()
+    let server = server.display().to_string();
+    let python = python.display().to_string();
+    run_node_unshared(
+        network,
+        &[
+            "interop.mjs",
+            "--server",
+            &server,
+            "--scenario",
+            scenario,
+            "--python",
+            &python,
+        ],
+        &format!("interop {scenario}: ok"),
     );
-    let out = Command::new("unshare")
-        .args(["-n", "sh", "-c", &script])
-        .current_dir(&browser)
-        .output()
-        .expect("unshare (util-linux) must be installed and the tests run as root");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "scenario {scenario} failed\n--- stdout\n{stdout}\n--- stderr (last 8000 bytes)\n{}",
-        &stderr[stderr.len().saturating_sub(8000)..]
-    );
-    assert!(stdout.contains(&format!("interop {scenario}: ok")));
 }
 
 #[test]
