@@ -133,4 +133,8 @@ pub enum Error {
     /// The driver thread is gone or did not answer in time.
     #[error("the driver thread is not running")]
     DriverStopped,
+    /// The driver thread's command queue is full: it is running behind
+    /// (commands are refused at once rather than queued without bound).
+    #[error("the driver thread is busy: its command queue is full, try again later")]
+    DriverBusy,
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::Waker;
 use sfu_core::{RouterConfig, SessionId, ShieldConfig};
 
@@ -30,7 +30,7 @@ use crate::{Certificate, EndpointConfig, Error};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// At most this many commands wait for the driver thread; beyond it a
-/// request fails at once with [`Error::DriverStopped`] rather than queueing
+/// request fails at once with [`Error::DriverBusy`] rather than queueing
 /// without bound.
 const MAX_QUEUED_COMMANDS: usize = 4096;
 
@@ -107,7 +107,8 @@ pub(crate) struct Shared {
 }
 
 /// A cheap, clonable handle for application threads: every method runs
-/// one node command on the driver thread and waits for its result.
+/// one node command on the driver thread and waits for its result, except
+/// [`DriverHandle::submit`], which only queues it.
 #[derive(Clone)]
 pub struct DriverHandle {
     calls: Sender<Call>,
@@ -122,21 +123,43 @@ impl std::fmt::Debug for DriverHandle {
 }
 
 impl DriverHandle {
+    /// Queues `command` to run on the node, on the driver thread, with the
+    /// current time, and returns at once without waiting for it: for
+    /// callers that must not block (an async server hands over a closure
+    /// that sends its result through the caller's own channel, e.g. a
+    /// oneshot). Commands run in the order they were submitted; the media
+    /// plane waits while one runs, so keep it to node calls.
+    ///
+    /// Fails with [`Error::DriverBusy`] when the driver's bounded queue is
+    /// full (nothing is queued; try again later or shed the request) and
+    /// with [`Error::DriverStopped`] when the thread is gone. `Ok` means
+    /// queued: a command still queued when the driver shuts down is
+    /// dropped without running.
+    pub fn submit(
+        &self,
+        command: impl FnOnce(&mut Node, Instant) + Send + 'static,
+    ) -> Result<(), Error> {
+        self.calls
+            .try_send(Box::new(command))
+            .map_err(|e| match e {
+                TrySendError::Full(_) => Error::DriverBusy,
+                TrySendError::Disconnected(_) => Error::DriverStopped,
+            })?;
+        self.waker.wake().map_err(|_| Error::DriverStopped)
+    }
+
     /// Runs `command` on the node, on the driver thread, with the current
-    /// time, and returns what it returned. Every other method is this. The
-    /// media plane waits while it runs: keep it to node calls.
+    /// time, and waits for what it returned: [`DriverHandle::submit`] and a
+    /// wait. Every other method is this. The media plane waits while it
+    /// runs: keep it to node calls.
     pub fn call<T: Send + 'static>(
         &self,
         command: impl FnOnce(&mut Node, Instant) -> T + Send + 'static,
     ) -> Result<T, Error> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let call: Call = Box::new(move |node, now| {
+        self.submit(move |node, now| {
             let _ = tx.send(command(node, now));
-        });
-        self.calls
-            .try_send(call)
-            .map_err(|_| Error::DriverStopped)?;
-        self.waker.wake().map_err(|_| Error::DriverStopped)?;
+        })?;
         rx.recv_timeout(REQUEST_TIMEOUT)
             .map_err(|_| Error::DriverStopped)
     }
