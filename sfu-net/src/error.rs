@@ -81,6 +81,9 @@ pub enum Error {
     /// A layer's configuration is out of range (e.g. the NACK shield's).
     #[error("invalid configuration: {0}")]
     InvalidConfig(#[source] sfu_nack::Error),
+    /// A setting of the node itself is out of range; the message names it.
+    #[error("invalid node configuration: {0}")]
+    InvalidNodeConfig(&'static str),
     /// The session has no m-section with this mid (or none that can carry
     /// what was asked).
     #[error("no usable m-section with mid {0:?}")]

@@ -108,7 +108,8 @@ pub use event::{CloseReason, EndpointEvent, Transmit};
 pub use ice::IceCredentials;
 pub use node::{
     Negotiated, Node, NodeConfig, NodeEvent, NodeStats, PullTrack, PushTrack, RelayKeys,
-    RelayTrack, SdpType, SessionDescription, TrackOutcome, TrackState,
+    RelayTrack, SdpType, SessionDescription, TrackEndReason, TrackInfo, TrackLocation,
+    TrackOutcome, TrackState, TrackStatus,
 };
 pub use session::{SessionKey, TransportConfig};
 /// Sessions are named by the router's id in every layer.

@@ -435,6 +435,32 @@ impl<R: LossRecovery> Router<R> {
         Some((l.keyframe_requests_sent, l.keyframe_requests_suppressed))
     }
 
+    /// When the track `(session, name)` last received an RTP packet on any
+    /// of its layers (`Ok(None)`: none yet). The same instant the layers'
+    /// activity ([`RouterConfig::layer_inactive_after`]) is judged by, so an
+    /// application can tell a live track from an idle one without keeping
+    /// its own per-packet state.
+    pub fn track_last_packet(
+        &self,
+        session: SessionId,
+        name: &str,
+    ) -> Result<Option<Instant>, Error> {
+        let id = self
+            .sessions
+            .get(&session)
+            .ok_or(Error::UnknownSession(session))?
+            .tracks
+            .get(name)
+            .ok_or_else(|| Error::UnknownTrack {
+                session,
+                name: name.to_owned(),
+            })?;
+        Ok(self
+            .tracks
+            .get(id)
+            .and_then(|t| t.layers.iter().filter_map(|l| l.last_packet_at).max()))
+    }
+
     /// Next RTP/RTCP packet to send, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()

@@ -146,7 +146,9 @@ impl Node {
     /// into that idle section of the session, and the others get new
     /// sections in an offer of the node's (answer it with
     /// [`Node::apply_answer`]); a pull of a track not published yet waits
-    /// and raises [`NodeEvent::NegotiationNeeded`] when it is.
+    /// and raises
+    /// [`NodeEvent::NegotiationNeeded`](super::NodeEvent::NegotiationNeeded)
+    /// when it is.
     pub fn pull_tracks(
         &mut self,
         now: Instant,

@@ -40,6 +40,14 @@ pub struct NodeConfig {
     pub max_queued_events: usize,
     /// At most this many relay links.
     pub max_relays: usize,
+    /// A track a client publishes that receives no RTP for this long
+    /// (counted from its publish when none ever arrived) is closed, as the
+    /// Calls API garbage-collects tracks without media: its subscribers
+    /// get [`NodeEvent::SubscriptionEnded`](super::NodeEvent::SubscriptionEnded),
+    /// the publisher [`NodeEvent::TrackEnded`](super::NodeEvent::TrackEnded).
+    /// Tracks of relay links are exempt (the link's owner ends them).
+    /// Must be more than zero.
+    pub track_idle_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -56,12 +64,19 @@ impl NodeConfig {
             negotiation_timeout: Duration::from_secs(30),
             max_queued_events: 65_536,
             max_relays: 256,
+            track_idle_timeout: Duration::from_secs(30),
         }
     }
 
     /// Sets the announced host candidates.
     pub fn with_candidates(mut self, candidates: Vec<SocketAddr>) -> Self {
         self.candidates = candidates;
+        self
+    }
+
+    /// Sets [`NodeConfig::track_idle_timeout`].
+    pub fn with_track_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.track_idle_timeout = timeout;
         self
     }
 }

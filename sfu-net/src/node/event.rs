@@ -138,6 +138,14 @@ impl Negotiated {
     }
 }
 
+/// Why the node closed a published track of its own accord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrackEndReason {
+    /// No RTP arrived for [`NodeConfig::track_idle_timeout`](super::NodeConfig::track_idle_timeout).
+    Idle,
+}
+
 /// Something that happened on the node.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -168,6 +176,18 @@ pub enum NodeEvent {
         session: SessionId,
         /// The track's name.
         name: String,
+    },
+    /// A track the session published was closed by the node itself (not
+    /// by a command): its subscribers get [`NodeEvent::SubscriptionEnded`],
+    /// its m-section stays negotiated but idle, as after a forced
+    /// [`Node::close_tracks`](super::Node::close_tracks).
+    TrackEnded {
+        /// The publisher.
+        session: SessionId,
+        /// The track's name.
+        name: String,
+        /// Why.
+        reason: TrackEndReason,
     },
     /// A pulled track stopped reaching a session; its m-section is idle
     /// (pull again into it, or close it).

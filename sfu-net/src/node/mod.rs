@@ -14,7 +14,8 @@
 //! with the address it came from and the local address it arrived on) and
 //! [`Node::handle_timeout`]. Commands ([`Node::create_session`],
 //! [`Node::push_tracks`], [`Node::pull_tracks`], [`Node::apply_answer`],
-//! [`Node::close_tracks`], …) take effect at once and return their result.
+//! [`Node::close_tracks`], …) take effect at once and return their result;
+//! getters ([`Node::session_tracks`], [`Node::stats`], …) change nothing.
 
 mod commands;
 mod config;
@@ -22,6 +23,7 @@ mod event;
 mod relay;
 mod sections;
 mod session;
+mod tracks;
 mod translate;
 mod whip;
 
@@ -39,10 +41,11 @@ use crate::{EndpointEvent, EndpointStats, Error, Transmit};
 
 pub use config::NodeConfig;
 pub use event::{
-    Negotiated, NodeEvent, PullTrack, PushTrack, SdpType, SessionDescription, TrackOutcome,
-    TrackState,
+    Negotiated, NodeEvent, PullTrack, PushTrack, SdpType, SessionDescription, TrackEndReason,
+    TrackOutcome, TrackState,
 };
 pub use relay::{RelayKeys, RelayTrack};
+pub use tracks::{TrackInfo, TrackLocation, TrackStatus};
 pub use whip::{Publication, Viewing};
 
 use session::{Link, Session};
@@ -62,6 +65,9 @@ pub struct NodeStats {
     pub relay_dropped: u64,
     /// Node events dropped because the application did not drain them.
     pub events_dropped: u64,
+    /// Published tracks closed because no RTP arrived for
+    /// [`NodeConfig::track_idle_timeout`].
+    pub tracks_idle_closed: u64,
 }
 
 /// One SFU, sans-IO. See the [module documentation](self) for the run loop.
@@ -81,10 +87,14 @@ pub struct Node {
     rng: ChaCha20Rng,
     send_buf: Vec<u8>,
     negotiation_timeout: std::time::Duration,
+    track_idle_timeout: std::time::Duration,
+    /// When a client track can next have gone idle (`None`: none published).
+    next_idle_check: Option<Instant>,
     max_queued_events: usize,
     max_relays: usize,
     relay_dropped: u64,
     events_dropped: u64,
+    tracks_idle_closed: u64,
 }
 
 impl std::fmt::Debug for Node {
@@ -98,8 +108,14 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     /// A node with no sessions. Fails only on a configuration the layers
-    /// refuse (e.g. a shield cache size out of range).
+    /// refuse (e.g. a shield cache size out of range) or a zero
+    /// [`NodeConfig::track_idle_timeout`].
     pub fn new(config: NodeConfig) -> Result<Self, Error> {
+        if config.track_idle_timeout.is_zero() {
+            return Err(Error::InvalidNodeConfig(
+                "track_idle_timeout must be more than zero",
+            ));
+        }
         let shield = Shield::new(config.shield).map_err(Error::InvalidConfig)?;
         let endpoint = Endpoint::new(config.endpoint, config.certificate)?;
         Ok(Self {
@@ -115,10 +131,13 @@ impl Node {
             rng: ChaCha20Rng::from_seed(config.seed),
             send_buf: vec![0; 2048],
             negotiation_timeout: config.negotiation_timeout,
+            track_idle_timeout: config.track_idle_timeout,
+            next_idle_check: None,
             max_queued_events: config.max_queued_events,
             max_relays: config.max_relays,
             relay_dropped: 0,
             events_dropped: 0,
+            tracks_idle_closed: 0,
         })
     }
 
@@ -146,6 +165,7 @@ impl Node {
             sessions: self.sessions.len(),
             relay_dropped: self.relay_dropped,
             events_dropped: self.events_dropped,
+            tracks_idle_closed: self.tracks_idle_closed,
         }
     }
 
@@ -188,8 +208,8 @@ impl Node {
     }
 
     /// Runs the timers that are due: DTLS retransmissions, consent expiry,
-    /// receiver reports, congestion feedback, NACK retries, and closing
-    /// sessions that never negotiated.
+    /// receiver reports, congestion feedback, NACK retries, closing
+    /// sessions that never negotiated and tracks that receive no media.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
             self.endpoint.handle_timeout(now);
@@ -210,6 +230,9 @@ impl Node {
             for id in stale {
                 self.remove(now, id, crate::CloseReason::NeverNegotiated);
             }
+        }
+        if self.next_idle_check.is_some_and(|t| t <= now) {
+            self.close_idle_tracks(now);
         }
         self.pump(now);
     }
@@ -232,6 +255,7 @@ impl Node {
             self.endpoint.poll_timeout(),
             self.router.poll_timeout(),
             self.negotiation_deadline(),
+            self.next_idle_check,
         ]
         .into_iter()
         .flatten()

@@ -250,6 +250,7 @@ impl Node {
                     name: name.to_owned(),
                     subscription,
                 }),
+                pulled: Some((publisher, name.to_owned())),
                 resume: None,
                 layer: None,
             });
@@ -315,6 +316,7 @@ impl Node {
             format: track.format,
             rtx_pt: track.rtx_pt,
             layers: 1,
+            published_at: now,
         });
         Ok(())
     }

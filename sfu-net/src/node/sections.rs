@@ -49,8 +49,10 @@ impl Node {
                 format: track.codec.clone(),
                 rtx_pt: track.rtx_pt,
                 layers,
+                published_at: now,
             });
         }
+        self.schedule_idle_check(now);
         Ok(TrackState::Active)
     }
 
@@ -108,6 +110,7 @@ impl Node {
                 name: pull.name.clone(),
                 subscription,
             });
+            sender.pulled = Some((pull.publisher, pull.name.clone()));
         }
         if connected {
             let _ = self.router.request_keyframe(now, subscription);
@@ -177,6 +180,7 @@ impl Node {
                 codecs: Vec::new(),
                 format: track.format.clone(),
                 pull: None,
+                pulled: None,
                 resume: None,
                 layer: pull.layer.clone(),
             },
@@ -219,7 +223,7 @@ impl Node {
             .sections()
             .map(|s| s.mid.clone())
             .collect();
-        let plans = self.plan_sections(&parsed, &known, pulls);
+        let plans = self.plan_sections(now, &parsed, &known, pulls);
         let c = self.client_mut(session)?;
         let answered = c.negotiation.answer_offer(offer, |section| {
             plans
@@ -251,6 +255,7 @@ impl Node {
                 codecs,
                 format,
                 pull: None,
+                pulled: None,
                 resume: None,
                 layer: planned
                     .pull
@@ -274,6 +279,7 @@ impl Node {
     /// not know yet, and which pull it delivers.
     fn plan_sections(
         &mut self,
+        now: Instant,
         offer: &Description,
         known: &[String],
         pulls: &[PullTrack],
@@ -338,6 +344,7 @@ impl Node {
                 format,
                 rtx_pt: None,
                 layers: 1,
+                published_at: now,
             };
             let track = published.unwrap_or(placeholder);
             plans.insert(

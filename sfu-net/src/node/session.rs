@@ -21,6 +21,9 @@ pub(crate) struct Published {
     pub format: PayloadFormat,
     pub rtx_pt: Option<u8>,
     pub layers: usize,
+    /// When it was published: a track that never receives RTP is idle
+    /// from here.
+    pub published_at: Instant,
 }
 
 /// What a sender delivers, once pulled.
@@ -47,6 +50,9 @@ pub(crate) struct Sender {
     /// The format negotiated on this section (what a pulled track must use).
     pub format: PayloadFormat,
     pub pull: Option<Pull>,
+    /// The track this section carries or last carried, `(publisher,
+    /// name)`: it stays listed (inactive) after its pull ends.
+    pub pulled: Option<(SessionId, String)>,
     /// Where the last pull on this section stopped, so the next continues
     /// its sequence numbers and timestamps.
     pub resume: Option<ResumePoint>,

@@ -205,6 +205,32 @@ impl World {
         peers.iter().all(|&p| self.peers[p].is_connected())
     }
 
+    /// Whether node `node` reported that it ended `session`'s published
+    /// track `name` itself (`NodeEvent::TrackEnded`).
+    pub fn track_ended(&self, node: usize, session: SessionId, name: &str) -> bool {
+        self.events[node].iter().any(|e| {
+            matches!(e, NodeEvent::TrackEnded { session: s, name: n, .. }
+                if *s == session && n == name)
+        })
+    }
+
+    /// Whether node `node` reported the pull on `session`'s `mid` ended.
+    pub fn subscription_ended(&self, node: usize, session: SessionId, mid: &str) -> bool {
+        self.events[node].iter().any(|e| {
+            matches!(e, NodeEvent::SubscriptionEnded { session: s, mid: Some(m), .. }
+                if *s == session && m == mid)
+        })
+    }
+
+    /// The names of the tracks `session` publishes on node `node`.
+    pub fn published_names(&self, node: usize, session: SessionId) -> Vec<String> {
+        self.nodes[node]
+            .published_tracks(session)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     /// Whether node `node` reported `session` closed.
     pub fn closed(&self, node: usize, session: SessionId) -> bool {
         self.events[node]
