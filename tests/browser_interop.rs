@@ -1,11 +1,10 @@
-//! Real-peer interop, end to end through the `whip_whep` reference server:
+//! Real-peer interop, end to end through the reference server's WHIP/WHEP:
 //! headless Chromium publishes its fake camera and microphone over WHIP (also
 //! with three simulcast layers), aiortc publishes as a second, independent
 //! WebRTC stack, and Chromium pages play over WHEP; a viewer pulls a second
 //! stream through an SFU-initiated offer (renegotiation). Each scenario runs in a
-//! private network namespace with only loopback, as root. The cascade
-//! scenario runs the server with `--edge-udp`: Chromium publishes to the
-//! ingest node, viewers watch from the edge node, over an SRTP relay link.
+//! private network namespace with only loopback, as root. (The Calls API
+//! flows are in `calls_interop.rs`.)
 //!
 //! The peers — Debian's `chromium`, `playwright-core` in
 //! `tests/browser/node_modules`, aiortc in `.venv` — are installed on first
@@ -17,7 +16,7 @@ mod support;
 use support::{example_binary, root, run_node_unshared};
 
 fn run_scenario(scenario: &str) {
-    run_scenario_on("whip_whep", scenario);
+    run_scenario_on("server", scenario);
 }
 
 fn run_scenario_on(example: &str, scenario: &str) {
@@ -61,11 +60,6 @@ fn chromium_simulcast_publisher_viewers_get_their_layers() {
 #[test]
 fn aiortc_publishes_and_chromium_decodes_it() {
     run_scenario("aiortc");
-}
-
-#[test]
-fn cascade_ingest_to_edge_over_an_srtp_relay_reaches_chromium_viewers() {
-    run_scenario("cascade");
 }
 
 #[test]

@@ -92,17 +92,17 @@ fn serve(
         ["GET", "/"] => (
             "200 OK",
             "text/html",
-            include_str!("../whip_whep/index.html").into(),
+            include_str!("../server/pages/index.html").into(),
         ),
         ["GET", "/publish.html"] => (
             "200 OK",
             "text/html",
-            include_str!("../whip_whep/publish.html").into(),
+            include_str!("../server/pages/publish.html").into(),
         ),
         ["GET", "/watch.html"] => (
             "200 OK",
             "text/html",
-            include_str!("../whip_whep/watch.html").into(),
+            include_str!("../server/pages/watch.html").into(),
         ),
         ["POST", path] if path.starts_with("/whip/") => match node.publish(now, body) {
             Ok(p) => {

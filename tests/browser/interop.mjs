@@ -1,17 +1,14 @@
-// Real-peer interop for the whip_whep reference server. Starts the server,
+// Real-peer interop for the reference server's WHIP/WHEP. Starts the server,
 // publishes with one peer (headless Chromium, or aiortc), watches with
 // Chromium pages, and checks that media is decoded. Run inside a private
 // network namespace (tests/browser_interop.rs does that):
 //
-//   node interop.mjs --server PATH --scenario camera|simulcast|aiortc|cascade|renegotiate|stock [--python PATH]
+//   node interop.mjs --server PATH --scenario camera|simulcast|aiortc|renegotiate|stock [--python PATH]
 //
 // `stock` runs the server with its defaults (media on every interface,
 // announcing the non-loopback addresses) and a Chromium without the
 // loopback flag, as a user's browser is: the namespace must have a
 // non-loopback interface (tests/browser_interop.rs adds one).
-//
-// `cascade` expects the cascade example as the server: Chromium publishes to
-// its ingest node, two Chromium viewers watch from its edge node.
 //
 // Prints one JSON line per viewer and exits non-zero on failure.
 import { spawn } from 'node:child_process';
@@ -146,7 +143,6 @@ async function main() {
   const serverArgs = stock
     ? ['--http', `127.0.0.1:${httpPort}`]
     : ['--http', `127.0.0.1:${httpPort}`, '--udp', `127.0.0.1:${udpPort}`];
-  if (scenario === 'cascade') serverArgs.push('--edge-udp', `127.0.0.1:${udpPort + 1}`, '--srtp');
   start(args.server, serverArgs, 'sfu');
   await waitForHttp(`${base}/`, 30000);
 

@@ -34,7 +34,19 @@ pub fn example_binary(name: &str) -> PathBuf {
             None => "dev",
         };
         let target_dir = profile_dir.parent().expect("the target directory");
-        let status = Command::new(env!("CARGO"))
+        let mut cargo = Command::new(env!("CARGO"));
+        // The test runs with the root package's CARGO_PKG_* and friends in
+        // its environment; build scripts that watch them (ring's) would
+        // see a change and rebuild half the tree on every run.
+        for (key, _) in std::env::vars_os() {
+            if key
+                .to_str()
+                .is_some_and(|k| k.starts_with("CARGO_") && k != "CARGO_HOME")
+            {
+                cargo.env_remove(key);
+            }
+        }
+        let status = cargo
             .args(["build", "--quiet", "--profile", profile, "--example", name])
             .arg("--target-dir")
             .arg(target_dir)

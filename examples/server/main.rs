@@ -1,0 +1,149 @@
+//! The reference server: Cloudflare's Calls API (sessions and tracks, no
+//! rooms) at `/v1/apps/{appId}/...`, WHIP and WHEP (RFC 9725), a meeting
+//! demo page on the Calls API, publish and watch pages, and `/metrics`,
+//! with media on one UDP port for every peer.
+//!
+//! ```sh
+//! cargo run --release --example server -- --help
+//! ```
+//!
+//! The SFU runs sans-IO on the mio driver's thread; HTTP runs on hyper on
+//! a one-thread tokio runtime and only submits commands to the node, so no
+//! request, however slow, holds the media plane. Flags, endpoints and
+//! limits: `docs/SERVER.md`.
+
+mod calls;
+mod config;
+mod demo;
+mod http;
+mod ids;
+mod metrics;
+mod node;
+mod routes;
+mod whip;
+
+use std::sync::Arc;
+
+use sfu::net::driver::{Driver, DriverConfig};
+
+use config::{Config, Parsed};
+
+fn fail(problem: &str) -> ! {
+    eprintln!("{problem}");
+    std::process::exit(1);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match config::parse(&args, || {
+        ids::random_id().unwrap_or_else(|| fail("no OS randomness for the app secret"))
+    }) {
+        Ok(Parsed::Run(c)) => *c,
+        Ok(Parsed::Help) => {
+            print!("{}", config::HELP);
+            return;
+        }
+        Err(e) => {
+            eprintln!("{e}\n\n{}", config::HELP);
+            std::process::exit(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(config.log)
+        .with_target(false)
+        .init();
+    if let Err(e) = run(config) {
+        fail(&e);
+    }
+}
+
+fn run(config: Config) -> Result<(), String> {
+    let mut media = if config.udp.is_empty() {
+        DriverConfig::all_interfaces(8443)
+    } else {
+        let mut c = DriverConfig::new(config.udp[0]);
+        c.sockets = config.udp.clone();
+        c
+    };
+    media.announce = config.public_ips.clone();
+    let driver = Driver::spawn(media).map_err(|e| format!("cannot start the media node: {e}"))?;
+    let sfu = node::Sfu::new(driver.handle());
+    let calls = Arc::new(calls::Calls::new(
+        sfu.clone(),
+        config.session_rate,
+        config.max_sessions,
+    ));
+    let whip = Arc::new(whip::Whip::new(
+        sfu.clone(),
+        config.whip_token.clone(),
+        config.stream_tokens.clone(),
+    ));
+    let rooms = Arc::new(demo::Rooms::default());
+    // Rooms first: they need the Calls id the registry forgets on the
+    // same Closed event.
+    node::pump_events(
+        driver.events().clone(),
+        vec![
+            Arc::new(demo::RoomsListener {
+                rooms: Arc::clone(&rooms),
+                sessions: Arc::clone(&calls.sessions),
+            }),
+            calls.clone(),
+            whip.clone(),
+        ],
+    );
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(http::tls_acceptor(cert, key)?),
+        None => None,
+    };
+    let limits = http::Limits {
+        max_connections: config.max_connections,
+        header_timeout: config.header_timeout,
+        body_timeout: config.body_timeout,
+        max_body: config.max_body,
+    };
+    let counters = Arc::new(metrics::HttpCounters::default());
+    let server = Arc::new(routes::Server {
+        apps: config.apps.clone(),
+        demo: config.demo,
+        metrics_token: config.metrics_token.clone(),
+        limits,
+        sfu,
+        calls,
+        whip,
+        rooms,
+        counters: Arc::clone(&counters),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.http)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.http))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let candidates: Vec<String> = driver.candidates().iter().map(|c| c.to_string()).collect();
+        println!(
+            "sfu server on {scheme}://{}/ — media on udp {}",
+            config.http,
+            candidates.join(", ")
+        );
+        for app in &config.apps {
+            if config.generated_secret {
+                println!(
+                    "Calls API: {scheme}://{}/v1/apps/{}/ with Authorization: Bearer {}",
+                    config.http, app.id, app.secret
+                );
+            } else {
+                println!("Calls API: {scheme}://{}/v1/apps/{}/", config.http, app.id);
+            }
+        }
+        if config.demo {
+            println!("meeting demo: {scheme}://{}/demo/?room=lobby", config.http);
+        }
+        http::serve(listener, tls, limits, counters, server).await;
+        drop(driver);
+        Ok(())
+    })
+}

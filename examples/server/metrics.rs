@@ -1,0 +1,212 @@
+//! `/metrics` in Prometheus text format: the node's and driver's counters,
+//! and the HTTP side's own.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hyper::StatusCode;
+use sfu::net::driver::DriverStats;
+
+/// The HTTP transport's counters.
+#[derive(Debug, Default)]
+pub struct HttpCounters {
+    pub accepted: AtomicU64,
+    /// Connections over the limit (answered 503 or closed).
+    pub refused: AtomicU64,
+    pub accept_errors: AtomicU64,
+    pub requests: AtomicU64,
+    pub status_2xx: AtomicU64,
+    pub status_4xx: AtomicU64,
+    pub status_5xx: AtomicU64,
+    pub unauthorized: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+impl HttpCounters {
+    pub fn count_status(&self, status: StatusCode) {
+        let c = match status.as_u16() {
+            401 => {
+                self.unauthorized.fetch_add(1, Ordering::Relaxed);
+                &self.status_4xx
+            }
+            429 => {
+                self.rate_limited.fetch_add(1, Ordering::Relaxed);
+                &self.status_4xx
+            }
+            200..=399 => &self.status_2xx,
+            400..=499 => &self.status_4xx,
+            _ => &self.status_5xx,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Gauges the HTTP side knows.
+pub struct Gauges {
+    pub calls_sessions: usize,
+    pub node_sessions: usize,
+}
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
+    let _ = writeln!(out, "# HELP sfu_{name} {help}\n# TYPE sfu_{name} {kind}");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "sfu_{name} {value}");
+        } else {
+            let _ = writeln!(out, "sfu_{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+/// The exposition text.
+pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> String {
+    let (e, r) = (&stats.node.endpoint, &stats.node.router);
+    let h = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let mut out = String::with_capacity(4096);
+    let m = &mut out;
+    metric(
+        m,
+        "sessions",
+        "gauge",
+        "Live node sessions (clients and relay links).",
+        &[("", gauges.node_sessions as u64)],
+    );
+    metric(
+        m,
+        "calls_sessions",
+        "gauge",
+        "Live Calls API sessions.",
+        &[("", gauges.calls_sessions as u64)],
+    );
+    metric(
+        m,
+        "datagrams_received_total",
+        "counter",
+        "UDP datagrams received.",
+        &[("", e.datagrams)],
+    );
+    metric(
+        m,
+        "rtp_received_total",
+        "counter",
+        "RTP packets received from publishers.",
+        &[("", r.rtp_received)],
+    );
+    metric(
+        m,
+        "rtp_forwarded_total",
+        "counter",
+        "RTP packets forwarded to subscribers.",
+        &[("", r.rtp_forwarded)],
+    );
+    metric(
+        m,
+        "rtcp_received_total",
+        "counter",
+        "RTCP compounds received.",
+        &[("", r.rtcp_received)],
+    );
+    metric(
+        m,
+        "nacks_received_total",
+        "counter",
+        "NACKs received from subscribers.",
+        &[("", r.nacks_received)],
+    );
+    metric(
+        m,
+        "nacks_sent_total",
+        "counter",
+        "NACKs sent to publishers.",
+        &[("", r.nacks_sent)],
+    );
+    metric(
+        m,
+        "retransmissions_sent_total",
+        "counter",
+        "Retransmissions sent.",
+        &[("", r.retransmissions_sent)],
+    );
+    metric(
+        m,
+        "keyframe_requests_total",
+        "counter",
+        "Keyframe requests (PLI/FIR) by direction.",
+        &[
+            ("direction=\"received\"", r.keyframe_requests_received),
+            ("direction=\"sent\"", r.keyframe_requests_sent),
+            ("direction=\"suppressed\"", r.keyframe_requests_suppressed),
+        ],
+    );
+    metric(
+        m,
+        "dropped_total",
+        "counter",
+        "Packets dropped, by reason.",
+        &[
+            ("reason=\"unknown_kind\"", e.unknown_kind),
+            ("reason=\"stun_malformed\"", e.stun_malformed),
+            ("reason=\"stun_unknown_ufrag\"", e.stun_unknown_ufrag),
+            ("reason=\"stun_bad_integrity\"", e.stun_bad_integrity),
+            ("reason=\"stun_replayed\"", e.stun_replayed),
+            ("reason=\"dtls_unknown_source\"", e.dtls_unknown_source),
+            ("reason=\"media_unknown_source\"", e.media_unknown_source),
+            ("reason=\"media_before_keys\"", e.media_before_keys),
+            ("reason=\"srtp_malformed\"", e.srtp_malformed),
+            (
+                "reason=\"srtp_ssrc_not_negotiated\"",
+                e.srtp_ssrc_not_negotiated,
+            ),
+            ("reason=\"srtp_replayed\"", e.srtp_replayed),
+            ("reason=\"srtp_auth_failed\"", e.srtp_auth_failed),
+            ("reason=\"rtp_malformed\"", r.rtp_malformed),
+            ("reason=\"rtp_unknown_ssrc\"", r.rtp_unknown_ssrc),
+            (
+                "reason=\"rtp_unknown_payload_type\"",
+                r.rtp_unknown_payload_type,
+            ),
+            ("reason=\"rtcp_malformed\"", r.rtcp_malformed),
+            ("reason=\"relay\"", stats.node.relay_dropped),
+            ("reason=\"transmit_queue_full\"", e.transmits_dropped),
+            ("reason=\"send_refused\"", stats.send_refused),
+            ("reason=\"send_buffer_full\"", stats.send_dropped),
+        ],
+    );
+    metric(
+        m,
+        "http_connections_total",
+        "counter",
+        "HTTP connections by outcome.",
+        &[
+            ("outcome=\"accepted\"", h(&http.accepted)),
+            ("outcome=\"refused\"", h(&http.refused)),
+            ("outcome=\"accept_error\"", h(&http.accept_errors)),
+        ],
+    );
+    metric(
+        m,
+        "http_responses_total",
+        "counter",
+        "HTTP responses by status class.",
+        &[
+            ("class=\"2xx\"", h(&http.status_2xx)),
+            ("class=\"4xx\"", h(&http.status_4xx)),
+            ("class=\"5xx\"", h(&http.status_5xx)),
+        ],
+    );
+    metric(
+        m,
+        "http_unauthorized_total",
+        "counter",
+        "Requests refused for a missing or wrong bearer.",
+        &[("", h(&http.unauthorized))],
+    );
+    metric(
+        m,
+        "http_rate_limited_total",
+        "counter",
+        "Requests refused by a session's rate limit.",
+        &[("", h(&http.rate_limited))],
+    );
+    out
+}

@@ -1,0 +1,514 @@
+//! The reference server's HTTP side, as a real process on loopback (no
+//! browser needed). First against one stranger on the signalling port:
+//! each failure the old server had is an assertion here (guessable and
+//! deletable resources, an endless request line, bodies that never come, a
+//! connection flood past the descriptor limit, a session reached through
+//! someone else's id), plus the bearer and the JSON errors. Then
+//! operations: HTTPS from certificate files, `/metrics`.
+
+#[allow(dead_code)]
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sfu_testkit::peer::{Peer, PeerConfig};
+
+const SECRET: &str = "hostile-test-secret-0123456789";
+
+struct Server {
+    child: Child,
+    http: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts the server (optionally under `prlimit --nofile=N`) with `extra` flags.
+fn start(nofile: Option<u32>, extra: &[&str]) -> Server {
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let udp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let binary = support::example_binary("server");
+    let mut command = match nofile {
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}")).arg(&binary);
+            c
+        }
+        None => Command::new(&binary),
+    };
+    let child = command
+        .args(["--http", &http.to_string(), "--udp", &udp.to_string()])
+        .args([
+            "--app",
+            &format!("one:{SECRET}"),
+            "--app",
+            "two:another-secret-0123456789",
+        ])
+        .args(["--log", "warn"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the server example (cargo test builds it) and prlimit (util-linux)");
+    let server = Server { child, http };
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        // Listening means ready (the listener binds last); plain or TLS.
+        if TcpStream::connect_timeout(&server.http, Duration::from_millis(200)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server did not come up");
+}
+
+/// One request on a fresh connection; `None` if nothing came back in 5 s.
+fn request(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&server.http, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).ok()?;
+    // The server may answer (413) and close before the body is all sent.
+    let _ = s.write_all(body.as_bytes());
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+fn get(server: &Server, path: &str) -> Option<(u16, String)> {
+    request(server, "GET", path, &[], "")
+}
+
+fn bearer(secret: &str) -> String {
+    format!("Bearer {secret}")
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn error_code(body: &str) -> String {
+    json(body)["errorCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn offer(send: bool) -> String {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 40000));
+    let config = PeerConfig::new(addr, 7);
+    let config = if send {
+        config.send_audio().send_video()
+    } else {
+        config.receive_audio().receive_video()
+    };
+    Peer::new(Instant::now(), config).create_offer()
+}
+
+/// Old server: `/session/1`, `/session/2`, deletable by anyone; a stranger
+/// then published under the same name to the existing viewers.
+#[test]
+fn resources_are_unguessable_and_only_their_holder_ends_them() {
+    let server = start(None, &["--stream", "guarded:stream-token-0123"]);
+    let sdp = [("Content-Type", "application/sdp")];
+    let Some((201, _)) = request(&server, "POST", "/whep/live", &sdp, &offer(false)) else {
+        panic!("WHEP view failed");
+    };
+    let (status, _) = request(&server, "POST", "/whip/live", &sdp, &offer(true)).unwrap();
+    assert_eq!(status, 201);
+    // The Location is not in the body; ask again through a raw read.
+    let mut s = TcpStream::connect(server.http).unwrap();
+    let body = offer(true);
+    write!(
+        s,
+        "POST /whip/other HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let location = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or(l.strip_prefix("Location: "))
+        })
+        .expect("a Location")
+        .trim()
+        .to_owned();
+    let id = location.rsplit('/').next().unwrap();
+    assert!(
+        location.starts_with("/whip/other/") && id.len() == 32,
+        "{location}"
+    );
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    // A stranger guessing: old shapes and near misses are all 404 JSON.
+    for path in ["/session/1", "/session/2", "/whip/other/1", "/whep/live/1"] {
+        let (status, body) = request(&server, "DELETE", path, &[], "").unwrap();
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(error_code(&body), "not_found");
+    }
+    let wrong = format!("/whip/other/{}", "0".repeat(32));
+    assert_eq!(request(&server, "DELETE", &wrong, &[], "").unwrap().0, 404);
+    // The stream keeps its publisher: a second one is refused.
+    let (status, body) = request(&server, "POST", "/whip/live", &sdp, &offer(true)).unwrap();
+    assert_eq!((status, error_code(&body).as_str()), (409, "conflict"));
+    // A guarded stream needs its bearer.
+    let (status, body) = request(&server, "POST", "/whip/guarded", &sdp, &offer(true)).unwrap();
+    assert_eq!((status, error_code(&body).as_str()), (401, "unauthorized"));
+    let auth = bearer("stream-token-0123");
+    let with = [sdp[0], ("Authorization", &auth)];
+    assert_eq!(
+        request(&server, "POST", "/whip/guarded", &with, &offer(true))
+            .unwrap()
+            .0,
+        201
+    );
+    // Its holder ends it.
+    assert_eq!(
+        request(&server, "DELETE", &location, &[], "").unwrap().0,
+        200
+    );
+    assert_eq!(
+        request(&server, "DELETE", &location, &[], "").unwrap().0,
+        404
+    );
+}
+
+/// Old server: RSS grew with every byte of an endless request line.
+#[test]
+fn an_endless_request_line_is_cut_off_at_the_head_limit() {
+    let server = start(None, &[]);
+    let before = rss_kib(server.child.id());
+    let mut s = TcpStream::connect(server.http).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /").unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0usize;
+    while sent < 256 << 20 {
+        match s.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    let after = rss_kib(server.child.id());
+    assert!(
+        sent < 64 << 20,
+        "the server read {sent} bytes of one request line"
+    );
+    assert!(
+        after < before + 16 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    assert_eq!(get(&server, "/healthz").unwrap().0, 200);
+}
+
+/// Old server: 8 connections announcing a body they never send stalled
+/// all signalling.
+#[test]
+fn bodies_that_never_come_stall_no_one_and_time_out() {
+    let server = start(None, &["--body-timeout", "2"]);
+    let mut stalled: Vec<TcpStream> = (0..64)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.http).unwrap();
+            let auth = bearer(SECRET);
+            write!(
+                s,
+                "POST /v1/apps/one/sessions/new HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 1000\r\n\r\n{{"
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    let t0 = Instant::now();
+    assert_eq!(get(&server, "/healthz").unwrap().0, 200);
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "GET waited {:?}",
+        t0.elapsed()
+    );
+    // Each stalled request is answered 408 once its body is late.
+    for s in &mut stalled {
+        s.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+        assert!(out.contains("body_timeout"));
+    }
+}
+
+/// Old server: ~635 idle connections (fd limit 1024) killed the listener
+/// for good. Here: the process has 256 descriptors and 600 connections
+/// arrive; the ones over the limit get 503 or are closed, and once they
+/// go, the listener answers again.
+#[test]
+fn a_connection_flood_past_the_descriptor_limit_leaves_the_listener_alive() {
+    let server = start(
+        Some(256),
+        &["--max-connections", "150", "--header-timeout", "3"],
+    );
+    let mut flood = Vec::new();
+    let mut refused = 0;
+    for _ in 0..600 {
+        match TcpStream::connect_timeout(&server.http, Duration::from_millis(500)) {
+            Ok(s) => flood.push(s),
+            Err(_) => refused += 1,
+        }
+    }
+    // Connections over the limit are told so (or closed), not left hanging.
+    let mut told = 0;
+    for s in flood.iter_mut().rev().take(50) {
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut out = String::new();
+        match s.read_to_string(&mut out) {
+            Ok(_) if out.starts_with("HTTP/1.1 503") => told += 1,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("an over-limit connection hung: {e}"),
+        }
+    }
+    assert!(
+        told > 0,
+        "no 503 for the last 50 of 600 connections ({refused} refused)"
+    );
+    drop(flood);
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut answered = false;
+    while Instant::now() < until && !answered {
+        answered = get(&server, "/healthz").is_some_and(|(s, _)| s == 200);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(answered, "the listener did not come back after the flood");
+    // Idle connections are closed by the server after the header timeout.
+    let mut idle = TcpStream::connect(server.http).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let t0 = Instant::now();
+    let mut sink = [0u8; 16];
+    let n = idle.read(&mut sink).unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(
+        t0.elapsed() < Duration::from_secs(7),
+        "idle for {:?}",
+        t0.elapsed()
+    );
+}
+
+/// Old server: `POST /session/{someone else's id}/pull/...` answered with
+/// an offer carrying that session's ICE password. Here a session is only
+/// reachable with its own app's bearer and its unguessable id.
+#[test]
+fn calls_sessions_need_their_apps_bearer_and_cannot_be_guessed() {
+    let server = start(None, &["--session-rate", "20"]);
+    let auth = bearer(SECRET);
+    let one = [("Authorization", auth.as_str())];
+    for headers in [
+        &[][..],
+        &[("Authorization", "Bearer wrong")][..],
+        &[("Authorization", "Basic x")][..],
+    ] {
+        let (status, body) =
+            request(&server, "POST", "/v1/apps/one/sessions/new", headers, "").unwrap();
+        assert_eq!((status, error_code(&body).as_str()), (401, "unauthorized"));
+    }
+    // Another app's secret opens nothing of this app.
+    let two_auth = bearer("another-secret-0123456789");
+    let two = [("Authorization", two_auth.as_str())];
+    let (status, _) = request(&server, "POST", "/v1/apps/one/sessions/new", &two, "").unwrap();
+    assert_eq!(status, 401);
+    let (status, body) = request(&server, "POST", "/v1/apps/one/sessions/new", &one, "").unwrap();
+    assert_eq!(status, 201);
+    let id = json(&body)["sessionId"].as_str().unwrap().to_owned();
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    let (status, body) = request(
+        &server,
+        "GET",
+        &format!("/v1/apps/two/sessions/{id}"),
+        &two,
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (404, "session_not_found")
+    );
+    // From app two, pulling from app one's session fails per track.
+    let (_, body) = request(&server, "POST", "/v1/apps/two/sessions/new", &two, "").unwrap();
+    let other = json(&body)["sessionId"].as_str().unwrap().to_owned();
+    let pull =
+        format!(r#"{{"tracks":[{{"location":"remote","sessionId":"{id}","trackName":"cam"}}]}}"#);
+    let (status, body) = request(
+        &server,
+        "POST",
+        &format!("/v1/apps/two/sessions/{other}/tracks/new"),
+        &[two[0], ("Content-Type", "text/plain")],
+        &pull,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let reply = json(&body);
+    assert_eq!(
+        reply["tracks"][0]["errorCode"], "session_not_found",
+        "{body}"
+    );
+    assert!(reply.get("sessionDescription").is_none(), "{body}");
+    // Requests on one session are rate limited.
+    let limited = (0..40)
+        .filter(|_| {
+            request(
+                &server,
+                "GET",
+                &format!("/v1/apps/one/sessions/{id}"),
+                &one,
+                "",
+            )
+            .is_some_and(|(s, b)| s == 429 && error_code(&b) == "rate_limited")
+        })
+        .count();
+    assert!(limited > 0, "40 requests at once, none limited");
+    // Every error is JSON with a code.
+    for (method, path, body) in [
+        ("GET", "/nope", ""),
+        ("POST", "/v1/apps/one/sessions/new", "{not json"),
+        ("GET", "/v1/apps/one/sessions/zz", ""),
+        (
+            "PUT",
+            &format!("/v1/apps/one/sessions/{id}/renegotiate") as &str,
+            "{}",
+        ),
+        ("POST", "/whip/bad%20name", ""),
+    ] {
+        if let Some((status, text)) = request(&server, method, path, &one, body) {
+            assert!(status >= 400, "{method} {path}: {status}");
+            assert!(!error_code(&text).is_empty(), "{method} {path}: {text}");
+        }
+    }
+    let big = "x".repeat(600 * 1024);
+    let (status, text) = request(&server, "POST", "/v1/apps/one/sessions/new", &one, &big).unwrap();
+    assert_eq!(
+        (status, error_code(&text).as_str()),
+        (413, "body_too_large")
+    );
+}
+
+/// HTTPS with a certificate from PEM files (made by `openssl`, fetched by
+/// `curl`, both in the base system), so browsers elsewhere get a secure
+/// context.
+#[test]
+fn https_serves_with_a_certificate_from_files() {
+    let dir = std::env::temp_dir().join(format!("sfu-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    let server = start(
+        None,
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--metrics-token",
+            "metrics-token-0123",
+        ],
+    );
+    // Plain HTTP on the TLS port gets nothing useful.
+    assert!(get(&server, "/healthz").is_none_or(|(s, _)| s != 200));
+    let curl = |path: &str, auth: Option<&str>| {
+        let mut c = Command::new("curl");
+        c.args(["-sk", "--max-time", "5", "-w", "\n%{http_code}"]);
+        if let Some(a) = auth {
+            c.args(["-H", &format!("Authorization: Bearer {a}")]);
+        }
+        let out = c
+            .arg(format!("https://{}{path}", server.http))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        curl("/healthz", None).ends_with("200"),
+        "{}",
+        curl("/healthz", None)
+    );
+    // Metrics need their bearer when one is set, and carry the node's counters.
+    assert!(curl("/metrics", None).ends_with("401"));
+    let metrics = curl("/metrics", Some("metrics-token-0123"));
+    assert!(metrics.ends_with("200"), "{metrics}");
+    for name in [
+        "sfu_sessions ",
+        "sfu_rtp_forwarded_total ",
+        "sfu_nacks_received_total ",
+        "sfu_retransmissions_sent_total ",
+        "sfu_keyframe_requests_total{direction=\"sent\"} ",
+        "sfu_dropped_total{reason=\"srtp_auth_failed\"} ",
+        "sfu_http_connections_total{outcome=\"accepted\"} ",
+    ] {
+        assert!(metrics.contains(name), "no {name} in\n{metrics}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
