@@ -63,3 +63,33 @@ fn calls_sixty_four_tracks_in_one_request_each_way() {
 fn calls_demo_page_two_members_see_each_other() {
     run_scenario("demo");
 }
+
+/// Cloudflare's own Calls client library, `partytracks` (pinned in
+/// `tests/browser/package.json`, bundled unmodified with esbuild), pointed at
+/// the server's open proxy `/demo/api` instead of its Worker: one page pushes
+/// its camera and microphone, another pulls both by `(sessionId, trackName)`,
+/// decodes the video and receives the audio.
+#[test]
+fn partytracks_client_pushes_and_pulls_through_our_server() {
+    let server = example_binary("server").display().to_string();
+    // A machine that installed the peers before partytracks and esbuild were
+    // in the lock file has playwright-core only: install again (idempotent).
+    support::prepare_peers();
+    let modules = support::root().join("tests/browser/node_modules");
+    if !["partytracks", "esbuild"]
+        .iter()
+        .all(|m| modules.join(m).join("package.json").exists())
+    {
+        let status = std::process::Command::new("flock")
+            .args(["/tmp/sfu-install-peers.lock", "bash", ".ci/install-peers"])
+            .current_dir(support::root())
+            .status()
+            .expect("flock (util-linux) and bash run .ci/install-peers");
+        assert!(status.success(), ".ci/install-peers failed: {status}");
+    }
+    run_node_unshared(
+        "ip link set lo up",
+        &["partytracks.mjs", "--server", &server],
+        "partytracks: ok",
+    );
+}
