@@ -507,6 +507,15 @@ fn https_serves_with_a_certificate_from_files() {
         "sfu_keyframe_requests_total{direction=\"sent\"} ",
         "sfu_dropped_total{reason=\"srtp_auth_failed\"} ",
         "sfu_http_connections_total{outcome=\"accepted\"} ",
+        "sfu_tracks ",
+        "sfu_subscriptions ",
+        "sfu_datagrams_total{direction=\"in\"} ",
+        "sfu_datagrams_total{direction=\"out\"} ",
+        "sfu_bytes_total{direction=\"in\"} ",
+        "sfu_bytes_total{direction=\"out\"} ",
+        "sfu_driver_turns_total ",
+        "sfu_driver_busy_seconds_total ",
+        "sfu_driver_longest_turn_seconds ",
     ] {
         assert!(metrics.contains(name), "no {name} in\n{metrics}");
     }

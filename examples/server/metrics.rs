@@ -47,7 +47,15 @@ pub struct Gauges {
     pub node_sessions: usize,
 }
 
-fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
+/// One metric family: its HELP and TYPE lines, then a sample per label set
+/// (`""`: none). Values are counts, or seconds as `f64`.
+fn metric<T: std::fmt::Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(&str, T)],
+) {
     let _ = writeln!(out, "# HELP sfu_{name} {help}\n# TYPE sfu_{name} {kind}");
     for (labels, value) in samples {
         if labels.is_empty() {
@@ -60,7 +68,7 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str
 
 /// The exposition text.
 pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> String {
-    let (e, r) = (&stats.node.endpoint, &stats.node.router);
+    let (n, e, r) = (&stats.node, &stats.node.endpoint, &stats.node.router);
     let h = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let mut out = String::with_capacity(4096);
     let m = &mut out;
@@ -80,10 +88,37 @@ pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> Stri
     );
     metric(
         m,
-        "datagrams_received_total",
+        "tracks",
+        "gauge",
+        "Published tracks (clients' and relay links').",
+        &[("", n.tracks as u64)],
+    );
+    metric(
+        m,
+        "subscriptions",
+        "gauge",
+        "Subscriptions, active or waiting for their track.",
+        &[("", n.subscriptions as u64)],
+    );
+    metric(
+        m,
+        "datagrams_total",
         "counter",
-        "UDP datagrams received.",
-        &[("", e.datagrams)],
+        "UDP datagrams handed to the node (in) and queued by it to send (out), relay links included.",
+        &[
+            ("direction=\"in\"", n.datagrams_received),
+            ("direction=\"out\"", n.datagrams_sent),
+        ],
+    );
+    metric(
+        m,
+        "bytes_total",
+        "counter",
+        "UDP payload bytes of those datagrams.",
+        &[
+            ("direction=\"in\"", n.bytes_received),
+            ("direction=\"out\"", n.bytes_sent),
+        ],
     );
     metric(
         m,
@@ -171,6 +206,27 @@ pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> Stri
             ("reason=\"send_refused\"", stats.send_refused),
             ("reason=\"send_buffer_full\"", stats.send_dropped),
         ],
+    );
+    metric(
+        m,
+        "driver_turns_total",
+        "counter",
+        "Turns of the media thread's loop (one per wake-up).",
+        &[("", stats.turns)],
+    );
+    metric(
+        m,
+        "driver_busy_seconds_total",
+        "counter",
+        "Time the media thread spent working, wake-up to next wait.",
+        &[("", stats.busy.as_secs_f64())],
+    );
+    metric(
+        m,
+        "driver_longest_turn_seconds",
+        "gauge",
+        "The media thread's longest single turn since start.",
+        &[("", stats.longest_turn.as_secs_f64())],
     );
     metric(
         m,

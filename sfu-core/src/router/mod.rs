@@ -111,6 +111,17 @@ impl<R: LossRecovery> Router<R> {
         self.sessions.len()
     }
 
+    /// Number of published tracks (a gauge: O(1), the map's length).
+    pub fn track_count(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// Number of subscriptions, active or waiting for their track to be
+    /// published (a gauge: O(1), the map's length).
+    pub fn subscription_count(&self) -> usize {
+        self.subs.len()
+    }
+
     /// Round-trip time to a session, estimated from its receiver reports.
     pub fn session_rtt(&self, session: SessionId) -> Option<std::time::Duration> {
         self.sessions.get(&session).and_then(|s| s.rtt)

@@ -64,6 +64,9 @@ pub struct DriverConfig {
     pub certificate: Option<Certificate>,
     /// Kernel receive and send buffer asked for each UDP socket.
     pub socket_buffer: usize,
+    /// A client's published track that receives no RTP for this long is
+    /// closed ([`NodeConfig::track_idle_timeout`]); must be more than zero.
+    pub track_idle_timeout: Duration,
 }
 
 impl DriverConfig {
@@ -78,6 +81,7 @@ impl DriverConfig {
             capabilities: Capabilities::default(),
             certificate: None,
             socket_buffer: 4 * 1024 * 1024,
+            track_idle_timeout: Duration::from_secs(30),
         }
     }
 
@@ -104,6 +108,24 @@ pub(crate) struct Shared {
     pub send_refused: AtomicU64,
     /// Datagrams dropped on a full send buffer.
     pub send_dropped: AtomicU64,
+    /// Loop turns (one per return from `poll`).
+    pub turns: AtomicU64,
+    /// Nanoseconds spent working, from each wake-up to the next `poll`.
+    pub busy_nanos: AtomicU64,
+    /// The longest turn so far, in nanoseconds.
+    pub longest_turn_nanos: AtomicU64,
+}
+
+impl Shared {
+    /// Counts one loop turn that worked for `busy`. Three relaxed atomics
+    /// per turn (a turn is a batch of datagrams, not one), read only by
+    /// [`DriverHandle::stats`].
+    pub fn count_turn(&self, busy: Duration) {
+        let nanos = u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX);
+        self.turns.fetch_add(1, Ordering::Relaxed);
+        self.busy_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.longest_turn_nanos.fetch_max(nanos, Ordering::Relaxed);
+    }
 }
 
 /// A cheap, clonable handle for application threads: every method runs
@@ -231,6 +253,11 @@ impl DriverHandle {
             node,
             send_refused: self.shared.send_refused.load(Ordering::Relaxed),
             send_dropped: self.shared.send_dropped.load(Ordering::Relaxed),
+            turns: self.shared.turns.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(self.shared.busy_nanos.load(Ordering::Relaxed)),
+            longest_turn: Duration::from_nanos(
+                self.shared.longest_turn_nanos.load(Ordering::Relaxed),
+            ),
         })
     }
 }
@@ -246,6 +273,16 @@ pub struct DriverStats {
     pub send_refused: u64,
     /// Datagrams dropped because a socket's send buffer was full.
     pub send_dropped: u64,
+    /// Turns of the driver loop: one per wake-up (datagrams, a command, a
+    /// timer), so `busy / turns` is the mean cost of a turn.
+    pub turns: u64,
+    /// Time the driver thread spent working, from each wake-up until it
+    /// went back to wait: reading, node calls, timers, sending. Its rate
+    /// against wall time is how loaded the media thread is.
+    pub busy: Duration,
+    /// The longest single turn since the driver started: how long media
+    /// and commands waited behind one turn at worst.
+    pub longest_turn: Duration,
 }
 
 /// One bound media socket.
@@ -290,6 +327,7 @@ impl Driver {
         node_config.shield = config.shield;
         node_config.endpoint = config.endpoint;
         node_config.capabilities = config.capabilities;
+        let node_config = node_config.with_track_idle_timeout(config.track_idle_timeout);
         let node = Node::new(node_config)?;
         let poll = mio::Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), run::WAKER)?);

@@ -4,7 +4,8 @@
 //! bounded number of batches from each readable socket (so calls and timers
 //! always run, however fast datagrams arrive); run the application's
 //! calls; fire the node's timers; send what the node queued; hand its
-//! events on.
+//! events on. Each turn's working time (wake-up to the next wait) is
+//! counted in the shared state for [`DriverStats`](super::DriverStats).
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -68,8 +69,8 @@ impl Shell {
         // read would block, even across turns that stopped reading early.
         let mut readable = vec![true; self.sockets.len()];
         let mut events = Events::with_capacity(64);
+        let mut now = Instant::now();
         while !self.shared.stop.load(Ordering::Relaxed) {
-            let now = Instant::now();
             let timeout = if readable.contains(&true) {
                 Some(std::time::Duration::ZERO)
             } else {
@@ -82,6 +83,7 @@ impl Shell {
             {
                 break;
             }
+            let woke = Instant::now();
             for event in events.iter() {
                 if let Some(r) = readable.get_mut(event.token().0) {
                     *r = true;
@@ -96,11 +98,15 @@ impl Shell {
                 call(&mut self.node, Instant::now());
                 self.flush();
             }
-            let now = Instant::now();
-            if self.node.poll_timeout().is_some_and(|t| t <= now) {
-                self.node.handle_timeout(now);
+            let due = Instant::now();
+            if self.node.poll_timeout().is_some_and(|t| t <= due) {
+                self.node.handle_timeout(due);
             }
             self.flush();
+            // The end of this turn is the next one's "now" (its poll
+            // timeout), so measuring costs one clock read a turn.
+            now = Instant::now();
+            self.shared.count_turn(now.saturating_duration_since(woke));
         }
         self.node.close_all(Instant::now());
         self.flush();

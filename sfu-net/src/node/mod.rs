@@ -60,6 +60,20 @@ pub struct NodeStats {
     pub router: sfu_core::RouterStats,
     /// Live sessions (clients and relay links).
     pub sessions: usize,
+    /// Published tracks in the router (clients' and relay links').
+    pub tracks: usize,
+    /// Subscriptions in the router, active or waiting for their track
+    /// (clients' pulls and tracks relayed on).
+    pub subscriptions: usize,
+    /// Datagrams handed to [`Node::handle_datagram`] (relay links' too).
+    pub datagrams_received: u64,
+    /// UDP payload bytes of those datagrams.
+    pub bytes_received: u64,
+    /// Datagrams returned by [`Node::poll_transmit`] (relay links' too);
+    /// whoever sends them counts what the kernel then refuses.
+    pub datagrams_sent: u64,
+    /// UDP payload bytes of those datagrams.
+    pub bytes_sent: u64,
     /// Relay datagrams dropped (not from the link's peer, not RTP/RTCP,
     /// failed SRTP authentication, or could not be sealed).
     pub relay_dropped: u64,
@@ -95,6 +109,18 @@ pub struct Node {
     relay_dropped: u64,
     events_dropped: u64,
     tracks_idle_closed: u64,
+    /// Traffic through the node's two doors, counted there so relay links
+    /// (which bypass the endpoint) are included.
+    traffic: Traffic,
+}
+
+/// Datagrams and bytes in and out of the node.
+#[derive(Debug, Default, Clone, Copy)]
+struct Traffic {
+    datagrams_received: u64,
+    bytes_received: u64,
+    datagrams_sent: u64,
+    bytes_sent: u64,
 }
 
 impl std::fmt::Debug for Node {
@@ -138,6 +164,7 @@ impl Node {
             relay_dropped: 0,
             events_dropped: 0,
             tracks_idle_closed: 0,
+            traffic: Traffic::default(),
         })
     }
 
@@ -163,6 +190,12 @@ impl Node {
             endpoint: self.endpoint.stats(),
             router: self.router.stats(),
             sessions: self.sessions.len(),
+            tracks: self.router.track_count(),
+            subscriptions: self.router.subscription_count(),
+            datagrams_received: self.traffic.datagrams_received,
+            bytes_received: self.traffic.bytes_received,
+            datagrams_sent: self.traffic.datagrams_sent,
+            bytes_sent: self.traffic.bytes_sent,
             relay_dropped: self.relay_dropped,
             events_dropped: self.events_dropped,
             tracks_idle_closed: self.tracks_idle_closed,
@@ -199,6 +232,8 @@ impl Node {
 
     /// One datagram from `from`, received on the local address `to`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        self.traffic.datagrams_received += 1;
+        self.traffic.bytes_received += data.len() as u64;
         if let Some(&link) = self.relays.get(&from) {
             self.relay_datagram(now, link, to, data);
         } else {
@@ -239,9 +274,13 @@ impl Node {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.endpoint
+        let t = self
+            .endpoint
             .poll_transmit()
-            .or_else(|| self.relay_transmits.pop_front())
+            .or_else(|| self.relay_transmits.pop_front())?;
+        self.traffic.datagrams_sent += 1;
+        self.traffic.bytes_sent += t.contents.len() as u64;
+        Some(t)
     }
 
     /// The next event.
