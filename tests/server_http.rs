@@ -431,6 +431,32 @@ fn calls_sessions_need_their_apps_bearer_and_cannot_be_guessed() {
             assert!(!error_code(&text).is_empty(), "{method} {path}: {text}");
         }
     }
+    // At most 64 tracks per request.
+    let many: Vec<String> = (0..65)
+        .map(|i| format!(r#"{{"location":"remote","sessionId":"{id}","trackName":"t{i}"}}"#))
+        .collect();
+    let body = format!(r#"{{"tracks":[{}]}}"#, many.join(","));
+    let path = format!("/v1/apps/one/sessions/{id}/tracks/new");
+    std::thread::sleep(Duration::from_secs(1)); // past the rate limit above
+    let (status, text) = request(&server, "POST", &path, &one, &body).unwrap();
+    assert_eq!(
+        (status, error_code(&text).as_str()),
+        (400, "too_many_tracks")
+    );
+    // Third-party sessions (the SFU offering toward another endpoint) are
+    // refused clearly until they exist.
+    let (status, text) = request(
+        &server,
+        "POST",
+        "/v1/apps/one/sessions/new?thirdparty=true",
+        &one,
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        (status, error_code(&text).as_str()),
+        (501, "not_implemented")
+    );
     let big = "x".repeat(600 * 1024);
     let (status, text) = request(&server, "POST", "/v1/apps/one/sessions/new", &one, &big).unwrap();
     assert_eq!(

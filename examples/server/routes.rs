@@ -130,6 +130,11 @@ impl Handler for Server {
                 Ok(a) => Some((a.id.clone(), 3)),
                 Err(reply) => return reply,
             },
+            // partytracks asks its page server for ICE servers; the node is
+            // ICE-lite with its host candidates in every answer: none needed.
+            ["demo", "api", "generate-ice-servers"] if self.demo => {
+                return Reply::json(StatusCode::OK, &serde_json::json!({ "iceServers": [] }));
+            }
             ["demo", "api", ..] if self.demo => self.apps.first().map(|a| (a.id.clone(), 2)),
             _ => None,
         };
@@ -147,7 +152,7 @@ impl Handler for Server {
         if let Some((app, skip)) = calls_app {
             return self
                 .calls
-                .handle(&app, &method, &segments[skip..], body)
+                .handle(&app, &method, &segments[skip..], &query, body)
                 .await;
         }
         match (&method, segments.as_slice()) {

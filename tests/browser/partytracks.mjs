@@ -237,6 +237,8 @@ async function scenario(browser, code) {
   check(['mic', 'cam'].every((n) => aState.tracks?.some((t) => t.trackName === pushed.pushed[n].trackName && t.status === 'active')),
     `publisher's tracks: ${JSON.stringify(aState)}`);
   check(played.video_width > 0, `the <video> shows nothing: ${JSON.stringify(played)}`);
+  // Every request partytracks made was answered, its ICE-servers ask too.
+  check(requests.every((r) => r.status < 400), `failed requests: ${JSON.stringify(requests.filter((r) => r.status >= 400))}`);
 }
 
 async function main() {

@@ -51,8 +51,24 @@ impl Calls {
     }
 
     /// Serves `rest` (the path after `/v1/apps/{app}/`) for `app`.
-    pub async fn handle(&self, app: &str, method: &Method, rest: &[&str], body: Bytes) -> Reply {
+    pub async fn handle(
+        &self,
+        app: &str,
+        method: &Method,
+        rest: &[&str],
+        query: &str,
+        body: Bytes,
+    ) -> Reply {
         match (method, rest) {
+            (&Method::POST, ["sessions", "new"])
+                if query.split('&').any(|kv| kv == "thirdparty=true") =>
+            {
+                Reply::error(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "not_implemented",
+                    "third-party sessions (the SFU offering toward another endpoint) are not supported yet",
+                )
+            }
             (&Method::POST, ["sessions", "new"]) => self.new_session(app, &body).await,
             (_, ["sessions", id, more @ ..]) => {
                 let Some(session) = ids::is_id(id).then(|| self.sessions.get(app, id)).flatten()
