@@ -238,6 +238,7 @@ fn an_endless_request_line_is_cut_off_at_the_head_limit() {
         }
     }
     let after = rss_kib(server.child.id());
+    println!("endless request line: cut off after {sent} bytes sent; RSS {before} -> {after} KiB");
     assert!(
         sent < 64 << 20,
         "the server read {sent} bytes of one request line"
@@ -317,14 +318,23 @@ fn a_connection_flood_past_the_descriptor_limit_leaves_the_listener_alive() {
         told > 0,
         "no 503 for the last 50 of 600 connections ({refused} refused)"
     );
+    println!(
+        "flood: {} of 600 connected, {refused} refused by the kernel, {told} of the last 50 answered 503",
+        flood.len()
+    );
     drop(flood);
-    let until = Instant::now() + Duration::from_secs(10);
+    let closed = Instant::now();
+    let until = closed + Duration::from_secs(10);
     let mut answered = false;
     while Instant::now() < until && !answered {
         answered = get(&server, "/healthz").is_some_and(|(s, _)| s == 200);
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(answered, "the listener did not come back after the flood");
+    println!(
+        "flood: /healthz answered {:?} after the flood closed",
+        closed.elapsed()
+    );
     // Idle connections are closed by the server after the header timeout.
     let mut idle = TcpStream::connect(server.http).unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
