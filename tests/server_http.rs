@@ -254,7 +254,12 @@ fn an_endless_request_line_is_cut_off_at_the_head_limit() {
 /// all signalling.
 #[test]
 fn bodies_that_never_come_stall_no_one_and_time_out() {
-    let server = start(None, &["--body-timeout", "2"]);
+    // Every client here is 127.0.0.1: allow the 64 stalled ones and the one
+    // that must be served (another source would have its own share).
+    let server = start(
+        None,
+        &["--body-timeout", "2", "--max-connections-per-source", "100"],
+    );
     let mut stalled: Vec<TcpStream> = (0..64)
         .map(|_| {
             let mut s = TcpStream::connect(server.http).unwrap();
@@ -285,14 +290,22 @@ fn bodies_that_never_come_stall_no_one_and_time_out() {
 }
 
 /// Old server: ~635 idle connections (fd limit 1024) killed the listener
-/// for good. Here: the process has 256 descriptors and 600 connections
-/// arrive; the ones over the limit get 503 or are closed, and once they
-/// go, the listener answers again.
+/// for good. Here: the process has 128 descriptors, fewer than its
+/// connection limit, and 600 connections arrive: it runs out of
+/// descriptors (counted as accept errors), the ones over the limit get 503
+/// or are closed, and once they go, the listener answers again.
 #[test]
 fn a_connection_flood_past_the_descriptor_limit_leaves_the_listener_alive() {
     let server = start(
-        Some(256),
-        &["--max-connections", "150", "--header-timeout", "3"],
+        Some(128),
+        &[
+            "--max-connections",
+            "150",
+            "--max-connections-per-source",
+            "600",
+            "--header-timeout",
+            "3",
+        ],
     );
     let mut flood = Vec::new();
     let mut refused = 0;
@@ -302,24 +315,8 @@ fn a_connection_flood_past_the_descriptor_limit_leaves_the_listener_alive() {
             Err(_) => refused += 1,
         }
     }
-    // Connections over the limit are told so (or closed), not left hanging.
-    let mut told = 0;
-    for s in flood.iter_mut().rev().take(50) {
-        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-        let mut out = String::new();
-        match s.read_to_string(&mut out) {
-            Ok(_) if out.starts_with("HTTP/1.1 503") => told += 1,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-            Err(e) => panic!("an over-limit connection hung: {e}"),
-        }
-    }
-    assert!(
-        told > 0,
-        "no 503 for the last 50 of 600 connections ({refused} refused)"
-    );
     println!(
-        "flood: {} of 600 connected, {refused} refused by the kernel, {told} of the last 50 answered 503",
+        "flood: {} of 600 connected, {refused} refused by the kernel",
         flood.len()
     );
     drop(flood);
@@ -334,6 +331,17 @@ fn a_connection_flood_past_the_descriptor_limit_leaves_the_listener_alive() {
     println!(
         "flood: /healthz answered {:?} after the flood closed",
         closed.elapsed()
+    );
+    let (_, metrics) = get(&server, "/metrics").unwrap();
+    let accept_errors: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sfu_http_connections_total{outcome=\"accept_error\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    println!("flood: {accept_errors} accept errors (out of descriptors) survived");
+    assert!(
+        accept_errors > 0,
+        "the flood never exhausted the descriptors"
     );
     // Idle connections are closed by the server after the header timeout.
     let mut idle = TcpStream::connect(server.http).unwrap();
@@ -556,4 +564,43 @@ fn https_serves_with_a_certificate_from_files() {
         assert!(metrics.contains(name), "no {name} in\n{metrics}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Past a connection limit, the global one or one source's share, a new
+/// connection is told `503` at once, not left hanging; one source cannot
+/// take every slot.
+#[test]
+fn connections_over_a_limit_are_told_503_and_one_source_keeps_to_its_share() {
+    for flags in [
+        [
+            "--max-connections",
+            "10",
+            "--max-connections-per-source",
+            "100",
+        ],
+        [
+            "--max-connections",
+            "150",
+            "--max-connections-per-source",
+            "10",
+        ],
+    ] {
+        let server = start(None, &flags);
+        let mut held: Vec<TcpStream> = (0..20)
+            .map(|_| TcpStream::connect(server.http).unwrap())
+            .collect();
+        let mut told = 0;
+        for s in held.iter_mut().skip(10) {
+            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let mut out = String::new();
+            if s.read_to_string(&mut out).is_ok() && out.starts_with("HTTP/1.1 503") {
+                assert!(out.contains("overloaded"), "{out}");
+                told += 1;
+            }
+        }
+        assert_eq!(told, 10, "connections 11-20 with {flags:?}");
+        drop(held);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(get(&server, "/healthz").unwrap().0, 200);
+    }
 }

@@ -26,6 +26,8 @@ usage: server [flags]
   --stream NAME:TOKEN    bearer for one WHIP/WHEP stream; repeatable
   --no-demo              turn off /demo/ (the meeting page and its open proxy to the first app)
   --max-connections N    concurrent HTTP connections (default 512); beyond: 503, closed
+  --max-connections-per-source N
+                         concurrent connections from one IP address (default 64); beyond: 503
   --header-timeout SECS  request line and headers must arrive within this; also the
                          keep-alive idle limit (default 10)
   --body-timeout SECS    a request body must arrive within this (default 10)
@@ -58,6 +60,7 @@ pub struct Config {
     pub stream_tokens: Vec<(String, String)>,
     pub demo: bool,
     pub max_connections: usize,
+    pub max_per_source: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_body: usize,
@@ -80,6 +83,7 @@ impl Default for Config {
             stream_tokens: Vec::new(),
             demo: true,
             max_connections: 512,
+            max_per_source: 64,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             max_body: 512 * 1024,
@@ -160,8 +164,15 @@ pub fn parse(args: &[String], random_secret: impl FnOnce() -> String) -> Result<
         });
         config.generated_secret = true;
     }
-    if config.max_connections == 0 || config.session_rate == 0 || config.max_sessions == 0 {
-        return Err("--max-connections, --session-rate and --max-sessions must be > 0".into());
+    if config.max_connections == 0
+        || config.max_per_source == 0
+        || config.session_rate == 0
+        || config.max_sessions == 0
+    {
+        return Err(
+            "--max-connections, --max-connections-per-source, --session-rate and --max-sessions must be > 0"
+                .into(),
+        );
     }
     Ok(Parsed::Run(Box::new(config)))
 }
@@ -212,6 +223,7 @@ fn set(
         }
         "demo" => c.demo = v != "false",
         "max-connections" => c.max_connections = v.parse().map_err(|e| bad(&e))?,
+        "max-connections-per-source" => c.max_per_source = v.parse().map_err(|e| bad(&e))?,
         "header-timeout" => c.header_timeout = secs(v)?,
         "body-timeout" => c.body_timeout = secs(v)?,
         "max-body" => c.max_body = v.parse().map_err(|e| bad(&e))?,

@@ -37,6 +37,9 @@ const MAX_REFUSING: usize = 64;
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_connections: usize,
+    /// Connections from one IP address at once (one source cannot take
+    /// every slot).
+    pub max_per_source: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_body: usize,
@@ -179,6 +182,46 @@ pub fn announced_too_large(request: &Request<Incoming>, limits: &Limits) -> Opti
     })
 }
 
+/// Open connections per source address; an entry lives only while its
+/// source has one, so the map is bounded by the connection limit.
+struct Sources {
+    open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    max: usize,
+}
+
+/// One connection's place in its source's count.
+struct SourceSlot {
+    sources: Arc<Sources>,
+    ip: std::net::IpAddr,
+}
+
+impl Sources {
+    fn enter(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<SourceSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(SourceSlot {
+            sources: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut open = self.sources.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// What serves one request.
 pub trait Handler: Send + Sync + 'static {
     /// Answers `request` from `peer`.
@@ -199,6 +242,10 @@ pub async fn serve<H: Handler>(
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let sources = Arc::new(Sources {
+        open: std::sync::Mutex::default(),
+        max: limits.max_per_source,
+    });
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -211,7 +258,11 @@ pub async fn serve<H: Handler>(
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+        let slots = Arc::clone(&open)
+            .try_acquire_owned()
+            .ok()
+            .and_then(|p| Some((p, sources.enter(peer.ip())?)));
+        let Some((permit, source)) = slots else {
             counters.refused.fetch_add(1, Ordering::Relaxed);
             if let Ok(p) = Arc::clone(&refusing).try_acquire_owned() {
                 tokio::spawn(async move {
@@ -239,7 +290,7 @@ pub async fn serve<H: Handler>(
                 }
             });
             let _ = served.await;
-            drop(permit);
+            drop((permit, source));
         });
     }
 }

@@ -98,6 +98,7 @@ fn run(config: Config) -> Result<(), String> {
     };
     let limits = http::Limits {
         max_connections: config.max_connections,
+        max_per_source: config.max_per_source,
         header_timeout: config.header_timeout,
         body_timeout: config.body_timeout,
         max_body: config.max_body,
