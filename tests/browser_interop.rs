@@ -20,6 +20,7 @@ fn run_scenario(scenario: &str) {
 }
 
 fn run_scenario_on(example: &str, scenario: &str) {
+    let _turn = support::one_browser_at_a_time();
     let server = example_binary(example);
     let python = root().join(".venv/bin/python");
     // The stock scenario needs an interface a browser uses (not loopback):

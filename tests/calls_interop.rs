@@ -11,15 +11,8 @@ mod support;
 
 use support::{example_binary, run_node_unshared};
 
-/// One browser scenario at a time: seven Chromiums at once on a 2-core
-/// machine make the encoder drop simulcast layers for CPU.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn run_scenario(scenario: &str) {
-    let _turn = one_at_a_time();
+    let _turn = support::one_browser_at_a_time();
     let server = example_binary("server").display().to_string();
     run_node_unshared(
         "ip link set lo up",
@@ -79,7 +72,7 @@ fn calls_demo_page_two_members_see_each_other() {
 /// decodes the video and receives the audio.
 #[test]
 fn partytracks_client_pushes_and_pulls_through_our_server() {
-    let _turn = one_at_a_time();
+    let _turn = support::one_browser_at_a_time();
     let server = example_binary("server").display().to_string();
     // A machine that installed the peers before partytracks and esbuild were
     // in the lock file has playwright-core only: install again (idempotent).

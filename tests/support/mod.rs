@@ -133,3 +133,11 @@ fn tail(s: &str, max: usize) -> &str {
     }
     &s[start..]
 }
+
+/// One browser scenario at a time per test binary: several Chromiums at
+/// once on a 2-core machine starve each other (encoders drop simulcast
+/// layers for CPU, page loads time out).
+pub fn one_browser_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
