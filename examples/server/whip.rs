@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use sfu::net::{NodeEvent, SessionId};
 
+use crate::calls::wire::fail;
 use crate::http::Reply;
 use crate::ids;
 use crate::node::{Listener, Sfu};
@@ -46,6 +47,24 @@ struct Tables {
 }
 
 impl Tables {
+    /// Records `session` as `role` of `stream` behind `resource`.
+    fn add(&mut self, resource: &str, role: Role, stream: &str, session: SessionId) {
+        let s = self.streams.entry(stream.to_owned()).or_default();
+        match role {
+            Role::Publisher => s.publisher = Some(session),
+            Role::Viewer => s.viewers.push(session),
+        }
+        self.by_session.insert(session, resource.to_owned());
+        self.resources.insert(
+            resource.to_owned(),
+            Resource {
+                role,
+                stream: stream.to_owned(),
+                session,
+            },
+        );
+    }
+
     fn forget(&mut self, session: SessionId) {
         let Some(id) = self.by_session.remove(&session) else {
             return;
@@ -106,11 +125,6 @@ fn sdp_reply(status: StatusCode, location: Option<String>, sdp: String) -> Reply
         Some(l) => reply.with_header(header::LOCATION, l),
         None => reply,
     }
-}
-
-fn node_error(e: &sfu::net::Error) -> Reply {
-    let (status, code) = crate::calls::wire::code_of(e);
-    Reply::error(status, code, e.to_string())
 }
 
 impl Whip {
@@ -217,7 +231,7 @@ impl Whip {
                     Ok(()) | Err(sfu::net::Error::UnknownSession) => {
                         Reply::bytes(StatusCode::OK, "text/plain", "")
                     }
-                    Err(e) => node_error(&e),
+                    Err(e) => fail(&e),
                 }
             }
             // The node is ICE-lite with all its candidates in the answer;
@@ -254,7 +268,7 @@ impl Whip {
                         "nothing_to_add",
                         format!("stream {source} has nothing to add"),
                     ),
-                    Err(e) => node_error(&e),
+                    Err(e) => fail(&e),
                 }
             }
             (&Method::PUT, ["answer"], Role::Viewer) => {
@@ -271,7 +285,7 @@ impl Whip {
                     .await
                 {
                     Ok(()) => Reply::bytes(StatusCode::OK, "text/plain", ""),
-                    Err(e) => node_error(&e),
+                    Err(e) => fail(&e),
                 }
             }
             _ => allow(Reply::error(
@@ -331,19 +345,10 @@ impl Whip {
             .await;
         let p = match published {
             Ok(p) => p,
-            Err(e) => return node_error(&e),
+            Err(e) => return fail(&e),
         };
-        let mut t = self.tables();
-        t.streams.entry(stream.to_owned()).or_default().publisher = Some(p.session);
-        t.by_session.insert(p.session, resource.clone());
-        t.resources.insert(
-            resource.clone(),
-            Resource {
-                role: Role::Publisher,
-                stream: stream.to_owned(),
-                session: p.session,
-            },
-        );
+        self.tables()
+            .add(&resource, Role::Publisher, stream, p.session);
         tracing::info!(stream, session = %p.session, "WHIP publish");
         sdp_reply(
             StatusCode::CREATED,
@@ -392,23 +397,10 @@ impl Whip {
             .await;
         let v = match viewing {
             Ok(v) => v,
-            Err(e) => return node_error(&e),
+            Err(e) => return fail(&e),
         };
-        let mut t = self.tables();
-        t.streams
-            .entry(stream.to_owned())
-            .or_default()
-            .viewers
-            .push(v.session);
-        t.by_session.insert(v.session, resource.clone());
-        t.resources.insert(
-            resource.clone(),
-            Resource {
-                role: Role::Viewer,
-                stream: stream.to_owned(),
-                session: v.session,
-            },
-        );
+        self.tables()
+            .add(&resource, Role::Viewer, stream, v.session);
         sdp_reply(
             StatusCode::CREATED,
             Some(format!("/whep/{stream}/{resource}")),

@@ -20,7 +20,7 @@ pub use sessions::{CallsSession, Sessions};
 use crate::http::Reply;
 use crate::ids;
 use crate::node::{Listener, Sfu};
-use wire::{NewSession, NewSessionReply, SessionDescription, fail, parse};
+use wire::{NewSession, NewSessionReply, SessionDescription, fail, offer_of, parse};
 
 /// Tracks in one request, as Calls allows.
 pub const MAX_TRACKS: usize = 64;
@@ -146,16 +146,9 @@ impl Calls {
                 "no randomness",
             );
         };
-        let offer = match request.session_description {
-            Some(d) if d.is_offer() => Some(d.sdp),
-            Some(_) => {
-                return Reply::error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "sessions/new takes an offer",
-                );
-            }
-            None => None,
+        let offer = match offer_of(request.session_description, "sessions/new takes an offer") {
+            Ok(o) => o,
+            Err(reply) => return reply,
         };
         let created = self
             .sfu

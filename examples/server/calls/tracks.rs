@@ -8,7 +8,7 @@ use sfu::net::{Error, PullTrack, PushTrack, SessionId, TrackState};
 
 use super::wire::{
     CloseRequest, SessionDescription, Track, TrackReply, TracksReply, TracksRequest, code_of, fail,
-    parse,
+    offer_of, parse,
 };
 use super::{Calls, CallsSession, MAX_TRACKS, PULL_WAIT};
 use crate::http::Reply;
@@ -128,16 +128,12 @@ impl Calls {
             Ok(r) => r,
             Err(reply) => return reply,
         };
-        let offer = match &request.session_description {
-            Some(d) if d.is_offer() => Some(d.sdp.clone()),
-            Some(_) => {
-                return Reply::error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "tracks/new takes an offer (answers go to renegotiate)",
-                );
-            }
-            None => None,
+        let offer = match offer_of(
+            request.session_description.clone(),
+            "tracks/new takes an offer (answers go to renegotiate)",
+        ) {
+            Ok(o) => o,
+            Err(reply) => return reply,
         };
         let mut replies: Vec<Option<TrackReply>> = vec![None; request.tracks.len()];
         let mut locals: Vec<(usize, PushTrack)> = Vec::new();
@@ -293,16 +289,9 @@ impl Calls {
                 "tracks/close takes tracks:[{mid}], at least one",
             );
         }
-        let offer = match request.session_description {
-            Some(d) if d.is_offer() => Some(d.sdp),
-            Some(_) => {
-                return Reply::error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "tracks/close takes an offer",
-                );
-            }
-            None => None,
+        let offer = match offer_of(request.session_description, "tracks/close takes an offer") {
+            Ok(o) => o,
+            Err(reply) => return reply,
         };
         let (node, force) = (session.node, request.force);
         let _turn = session.lock.lock().await;

@@ -145,6 +145,23 @@ pub struct SessionState {
     pub tracks: Vec<TrackReply>,
 }
 
+/// The client's offer of a request, if it sent one; an answer where an
+/// offer belongs is refused with `refusal`.
+pub fn offer_of(
+    description: Option<SessionDescription>,
+    refusal: &str,
+) -> Result<Option<String>, Reply> {
+    match description {
+        Some(d) if d.is_offer() => Ok(Some(d.sdp)),
+        Some(_) => Err(Reply::error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            refusal,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Parses a JSON body (Calls clients also send it as `text/plain`).
 pub fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, Reply> {
     if body.iter().all(u8::is_ascii_whitespace) {
