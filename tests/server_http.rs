@@ -9,7 +9,7 @@
 #[allow(dead_code)]
 mod support;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,17 +30,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Starts the server (optionally under `prlimit --nofile=N`) with `extra` flags.
+/// Starts the server (optionally under `prlimit --nofile=N`) with `extra`
+/// flags. Both its ports are the kernel's choice (`:0`): ports picked
+/// beforehand by the test can be taken by a parallel test before the
+/// server binds them (a CI run lost its UDP port that way).
 fn start(nofile: Option<u32>, extra: &[&str]) -> Server {
-    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let udp = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let binary = support::example_binary("server");
     let mut command = match nofile {
         Some(n) => {
@@ -50,8 +44,8 @@ fn start(nofile: Option<u32>, extra: &[&str]) -> Server {
         }
         None => Command::new(&binary),
     };
-    let child = command
-        .args(["--http", &http.to_string(), "--udp", &udp.to_string()])
+    let mut child = command
+        .args(["--http", "127.0.0.1:0", "--udp", "127.0.0.1:0"])
         .args([
             "--app",
             &format!("one:{SECRET}"),
@@ -60,19 +54,28 @@ fn start(nofile: Option<u32>, extra: &[&str]) -> Server {
         ])
         .args(["--log", "warn"])
         .args(extra)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("the server example (cargo test builds it) and prlimit (util-linux)");
-    let server = Server { child, http };
-    let until = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < until {
-        // Listening means ready (the listener binds last); plain or TLS.
-        if TcpStream::connect_timeout(&server.http, Duration::from_millis(200)).is_ok() {
-            return server;
+    // The first line names the bound address once the listener is up:
+    // "sfu server on http://127.0.0.1:PORT/ — media on udp ...".
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let first = match lines.next() {
+        Some(Ok(line)) => line,
+        _ => {
+            let status = child.wait();
+            panic!("the server did not come up: {status:?}");
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the server did not come up");
+    };
+    let http: SocketAddr = first
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in the server's first line: {first:?}"));
+    // Keep reading so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Server { child, http }
 }
 
 /// One request on a fresh connection; `None` if nothing came back in 5 s.
@@ -586,9 +589,6 @@ fn connections_over_a_limit_are_told_503_and_one_source_keeps_to_its_share() {
         ],
     ] {
         let server = start(None, &flags);
-        // Let the server see start()'s readiness probe close, so it holds
-        // no slot of this source.
-        std::thread::sleep(Duration::from_millis(500));
         let mut held: Vec<TcpStream> = (0..20)
             .map(|_| TcpStream::connect(server.http).unwrap())
             .collect();

@@ -123,25 +123,26 @@ fn run(config: Config) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.http))?;
+        // The bound address, so `--http 127.0.0.1:0` reports its port.
+        let http_addr = listener.local_addr().unwrap_or(config.http);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let candidates: Vec<String> = driver.candidates().iter().map(|c| c.to_string()).collect();
         println!(
-            "sfu server on {scheme}://{}/ — media on udp {}",
-            config.http,
+            "sfu server on {scheme}://{http_addr}/ — media on udp {}",
             candidates.join(", ")
         );
         for app in &config.apps {
             if config.generated_secret {
                 println!(
                     "Calls API: {scheme}://{}/v1/apps/{}/ with Authorization: Bearer {}",
-                    config.http, app.id, app.secret
+                    http_addr, app.id, app.secret
                 );
             } else {
-                println!("Calls API: {scheme}://{}/v1/apps/{}/", config.http, app.id);
+                println!("Calls API: {scheme}://{}/v1/apps/{}/", http_addr, app.id);
             }
         }
         if config.demo {
-            println!("meeting demo: {scheme}://{}/demo/?room=lobby", config.http);
+            println!("meeting demo: {scheme}://{http_addr}/demo/?room=lobby");
         }
         http::serve(listener, tls, limits, counters, server).await;
         drop(driver);
