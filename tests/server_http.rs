@@ -154,6 +154,29 @@ fn offer(send: bool) -> String {
     Peer::new(Instant::now(), config).create_offer()
 }
 
+/// POSTs an SDP offer and returns the `Location` of a `201`.
+fn post_location(server: &Server, path: &str, sdp: &str) -> Option<String> {
+    let mut s = TcpStream::connect(server.http).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    if !text.starts_with("HTTP/1.1 201") {
+        return None;
+    }
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or(l.strip_prefix("Location: "))
+        })
+        .map(|l| l.trim().to_owned())
+}
+
 /// Old server: `/session/1`, `/session/2`, deletable by anyone; a stranger
 /// then published under the same name to the existing viewers.
 #[test]
@@ -165,26 +188,7 @@ fn resources_are_unguessable_and_only_their_holder_ends_them() {
     };
     let (status, _) = request(&server, "POST", "/whip/live", &sdp, &offer(true)).unwrap();
     assert_eq!(status, 201);
-    // The Location is not in the body; ask again through a raw read.
-    let mut s = TcpStream::connect(server.http).unwrap();
-    let body = offer(true);
-    write!(
-        s,
-        "POST /whip/other HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let location = text
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("location: ")
-                .or(l.strip_prefix("Location: "))
-        })
-        .expect("a Location")
-        .trim()
-        .to_owned();
+    let location = post_location(&server, "/whip/other", &offer(true)).expect("a Location");
     let id = location.rsplit('/').next().unwrap();
     assert!(
         location.starts_with("/whip/other/") && id.len() == 32,
@@ -609,4 +613,72 @@ fn connections_over_a_limit_are_told_503_and_one_source_keeps_to_its_share() {
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(get(&server, "/healthz").unwrap().0, 200);
     }
+}
+
+/// Old server: the session table (10 000) had no share per client: one
+/// stranger could fill it. Here what needs no credentials — the demo's
+/// Calls proxy and WHIP/WHEP streams without a token — opens at most
+/// `--max-sessions-per-source` live sessions per address, and a slot comes
+/// back when its session ends; the bearer-checked Calls API is the app
+/// backend's, one source for all its users, and keeps its per-app limit.
+#[test]
+fn one_address_opens_a_bounded_share_of_sessions_without_credentials() {
+    let server = start(
+        None,
+        &[
+            "--max-sessions-per-source",
+            "3",
+            "--stream",
+            "guarded:stream-token-0123",
+        ],
+    );
+    let sdp = [("Content-Type", "application/sdp")];
+    let first = post_location(&server, "/whep/open", &offer(false)).expect("WHEP 1");
+    assert!(post_location(&server, "/whip/open", &offer(true)).is_some());
+    let (status, body) = request(
+        &server,
+        "POST",
+        "/demo/api/sessions/new",
+        &[("Content-Type", "text/plain")],
+        "{}",
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    // The fourth session without credentials, by any open path, is refused.
+    for path in ["/whep/open", "/whep/other"] {
+        let (status, body) = request(&server, "POST", path, &sdp, &offer(false)).unwrap();
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (429, "too_many_sessions"),
+            "{path}"
+        );
+    }
+    let (status, body) = request(&server, "POST", "/demo/api/sessions/new", &[], "{}").unwrap();
+    assert_eq!((status, error_code(&body).as_str()), (429, "too_many_sessions"));
+    // Credentials are not counted: a guarded stream's holder, the app's API.
+    let auth = bearer("stream-token-0123");
+    let with = [sdp[0], ("Authorization", &auth)];
+    let (status, _) = request(&server, "POST", "/whip/guarded", &with, &offer(true)).unwrap();
+    assert_eq!(status, 201);
+    let app = bearer(SECRET);
+    for _ in 0..4 {
+        let (status, body) = request(
+            &server,
+            "POST",
+            "/v1/apps/one/sessions/new",
+            &[("Authorization", &app)],
+            "",
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{body}");
+    }
+    // Ending a session gives its slot back.
+    assert_eq!(request(&server, "DELETE", &first, &[], "").unwrap().0, 200);
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut again = None;
+    while again.is_none() && Instant::now() < until {
+        again = post_location(&server, "/whep/open", &offer(false));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(again.is_some(), "the slot did not come back");
 }

@@ -34,6 +34,10 @@ usage: server [flags]
   --max-body BYTES       largest request body (default 524288)
   --session-rate N       requests per second per Calls session (default 50)
   --max-sessions N       live Calls sessions per app (default 4096)
+  --max-sessions-per-source N
+                         live sessions one address (IPv6: one /64) may open without
+                         credentials: the demo's proxy, WHIP/WHEP streams with no
+                         token (default 16)
   --metrics-token TOKEN  bearer /metrics requires (default: open)
   --log LEVEL            error, warn, info, debug or trace (default info)
   --help                 this text
@@ -66,6 +70,7 @@ pub struct Config {
     pub max_body: usize,
     pub session_rate: u32,
     pub max_sessions: usize,
+    pub max_sessions_per_source: usize,
     pub metrics_token: Option<String>,
     pub log: tracing::Level,
 }
@@ -89,6 +94,7 @@ impl Default for Config {
             max_body: 512 * 1024,
             session_rate: 50,
             max_sessions: 4096,
+            max_sessions_per_source: 16,
             metrics_token: None,
             log: tracing::Level::INFO,
         }
@@ -168,9 +174,10 @@ pub fn parse(args: &[String], random_secret: impl FnOnce() -> String) -> Result<
         || config.max_per_source == 0
         || config.session_rate == 0
         || config.max_sessions == 0
+        || config.max_sessions_per_source == 0
     {
         return Err(
-            "--max-connections, --max-connections-per-source, --session-rate and --max-sessions must be > 0"
+            "--max-connections, --max-connections-per-source, --session-rate, --max-sessions and --max-sessions-per-source must be > 0"
                 .into(),
         );
     }
@@ -229,6 +236,9 @@ fn set(
         "max-body" => c.max_body = v.parse().map_err(|e| bad(&e))?,
         "session-rate" => c.session_rate = v.parse().map_err(|e| bad(&e))?,
         "max-sessions" => c.max_sessions = v.parse().map_err(|e| bad(&e))?,
+        "max-sessions-per-source" => {
+            c.max_sessions_per_source = v.parse().map_err(|e| bad(&e))?
+        }
         "metrics-token" => c.metrics_token = Some(v.to_owned()),
         "log" => c.log = v.parse().map_err(|e| bad(&e))?,
         other => return Err(format!("unknown flag --{other} (see --help)")),

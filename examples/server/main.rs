@@ -19,6 +19,7 @@ mod http;
 mod ids;
 mod metrics;
 mod node;
+mod quota;
 mod routes;
 mod whip;
 
@@ -68,15 +69,18 @@ fn run(config: Config) -> Result<(), String> {
     media.announce = config.public_ips.clone();
     let driver = Driver::spawn(media).map_err(|e| format!("cannot start the media node: {e}"))?;
     let sfu = node::Sfu::new(driver.handle());
+    let quota = quota::SourceQuota::new(config.max_sessions_per_source);
     let calls = Arc::new(calls::Calls::new(
         sfu.clone(),
         config.session_rate,
         config.max_sessions,
+        Arc::clone(&quota),
     ));
     let whip = Arc::new(whip::Whip::new(
         sfu.clone(),
         config.whip_token.clone(),
         config.stream_tokens.clone(),
+        Arc::clone(&quota),
     ));
     let rooms = Arc::new(demo::Rooms::default());
     // Rooms first: they need the Calls id the registry forgets on the
@@ -90,6 +94,7 @@ fn run(config: Config) -> Result<(), String> {
             }),
             calls.clone(),
             whip.clone(),
+            quota,
         ],
     );
     let tls = match &config.tls {

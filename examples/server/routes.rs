@@ -125,6 +125,9 @@ impl Handler for Server {
         }
         // Checks that need no body come first: nobody makes us read a body
         // for a request we refuse anyway.
+        // The demo's proxy needs no bearer: its sessions count against
+        // the client's per-source quota.
+        let open_source = matches!(segments.as_slice(), ["demo", "api", ..]).then(|| peer.ip());
         let calls_app = match segments.as_slice() {
             ["v1", "apps", app, ..] => match self.app_for(app, auth) {
                 Ok(a) => Some((a.id.clone(), 3)),
@@ -152,7 +155,7 @@ impl Handler for Server {
         if let Some((app, skip)) = calls_app {
             return self
                 .calls
-                .handle(&app, &method, &segments[skip..], &query, body)
+                .handle(&app, &method, &segments[skip..], &query, body, open_source)
                 .await;
         }
         match (&method, segments.as_slice()) {
@@ -179,6 +182,7 @@ impl Handler for Server {
                         authorization: auth,
                         sdp_body,
                         body: &body,
+                        source: peer.ip(),
                     })
                     .await
             }

@@ -6,6 +6,8 @@
 use hyper::header::{self, HeaderName};
 use hyper::{Method, StatusCode};
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use sfu::net::{NodeEvent, SessionId};
 
@@ -13,6 +15,7 @@ use crate::calls::wire::fail;
 use crate::http::Reply;
 use crate::ids;
 use crate::node::{Listener, Sfu};
+use crate::quota::{Reservation, SourceQuota};
 
 /// Streams with a publisher or viewers, at most.
 const MAX_STREAMS: usize = 4096;
@@ -93,6 +96,8 @@ pub struct Whip {
     turn: tokio::sync::Mutex<()>,
     token: Option<String>,
     stream_tokens: HashMap<String, String>,
+    /// Sessions per source for streams that need no token.
+    quota: Arc<SourceQuota>,
 }
 
 /// What a WHIP/WHEP request carries, read by the transport.
@@ -103,6 +108,8 @@ pub struct WhipRequest<'a> {
     pub authorization: Option<&'a [u8]>,
     pub sdp_body: bool,
     pub body: &'a [u8],
+    /// The client's address, for the per-source quota of open streams.
+    pub source: IpAddr,
 }
 
 fn allow(reply: Reply) -> Reply {
@@ -128,14 +135,25 @@ fn sdp_reply(status: StatusCode, location: Option<String>, sdp: String) -> Reply
 }
 
 impl Whip {
-    pub fn new(sfu: Sfu, token: Option<String>, stream_tokens: Vec<(String, String)>) -> Self {
+    pub fn new(
+        sfu: Sfu,
+        token: Option<String>,
+        stream_tokens: Vec<(String, String)>,
+        quota: Arc<SourceQuota>,
+    ) -> Self {
         Self {
             sfu,
             tables: std::sync::Mutex::default(),
             turn: tokio::sync::Mutex::new(()),
             token,
             stream_tokens: stream_tokens.into_iter().collect(),
+            quota,
         }
+    }
+
+    /// Whether `stream` is open to anyone (no token guards it).
+    fn open(&self, stream: &str) -> bool {
+        !self.stream_tokens.contains_key(stream) && self.token.is_none()
     }
 
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
@@ -185,9 +203,17 @@ impl Whip {
                         "the body must be an application/sdp offer",
                     );
                 };
+                let reservation = if self.open(stream) {
+                    match self.quota.reserve(r.source) {
+                        Ok(reservation) => Some(reservation),
+                        Err(reply) => return reply,
+                    }
+                } else {
+                    None
+                };
                 match role {
-                    Role::Publisher => self.publish(stream, offer).await,
-                    Role::Viewer => self.view(stream, offer, layer(r.query)).await,
+                    Role::Publisher => self.publish(stream, offer, reservation).await,
+                    Role::Viewer => self.view(stream, offer, layer(r.query), reservation).await,
                 }
             }
             (method, [resource, rest @ ..]) if ids::is_id(resource) => {
@@ -296,7 +322,7 @@ impl Whip {
         }
     }
 
-    async fn publish(&self, stream: &str, offer: String) -> Reply {
+    async fn publish(&self, stream: &str, offer: String, slot: Option<Reservation>) -> Reply {
         let _turn = self.turn.lock().await;
         let checked = {
             let t = self.tables();
@@ -347,6 +373,9 @@ impl Whip {
             Ok(p) => p,
             Err(e) => return fail(&e),
         };
+        if let Some(slot) = slot {
+            slot.bind(p.session);
+        }
         self.tables()
             .add(&resource, Role::Publisher, stream, p.session);
         tracing::info!(stream, session = %p.session, "WHIP publish");
@@ -357,7 +386,13 @@ impl Whip {
         )
     }
 
-    async fn view(&self, stream: &str, offer: String, layer: Option<String>) -> Reply {
+    async fn view(
+        &self,
+        stream: &str,
+        offer: String,
+        layer: Option<String>,
+        slot: Option<Reservation>,
+    ) -> Reply {
         let _turn = self.turn.lock().await;
         let checked = {
             let t = self.tables();
@@ -399,6 +434,9 @@ impl Whip {
             Ok(v) => v,
             Err(e) => return fail(&e),
         };
+        if let Some(slot) = slot {
+            slot.bind(v.session);
+        }
         self.tables()
             .add(&resource, Role::Viewer, stream, v.session);
         sdp_reply(

@@ -7,6 +7,7 @@ mod state;
 mod tracks;
 pub mod wire;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ pub use sessions::{CallsSession, Sessions};
 use crate::http::Reply;
 use crate::ids;
 use crate::node::{Listener, Sfu};
+use crate::quota::SourceQuota;
 use wire::{NewSession, NewSessionReply, SessionDescription, fail, offer_of, parse};
 
 /// Tracks in one request, as Calls allows.
@@ -35,22 +37,28 @@ pub struct Calls {
     sfu: Sfu,
     rate: u32,
     max_sessions: usize,
+    /// Sessions per source for requests without the app's bearer (the
+    /// demo's proxy).
+    quota: Arc<SourceQuota>,
     /// Woken whenever any session publishes a track (for waiting pulls).
     published: tokio::sync::Notify,
 }
 
 impl Calls {
-    pub fn new(sfu: Sfu, rate: u32, max_sessions: usize) -> Self {
+    pub fn new(sfu: Sfu, rate: u32, max_sessions: usize, quota: Arc<SourceQuota>) -> Self {
         Self {
             sessions: Arc::new(Sessions::default()),
             sfu,
             rate,
             max_sessions,
+            quota,
             published: tokio::sync::Notify::new(),
         }
     }
 
-    /// Serves `rest` (the path after `/v1/apps/{app}/`) for `app`.
+    /// Serves `rest` (the path after `/v1/apps/{app}/`) for `app`; new
+    /// sessions count against `open_source`'s quota when the request came
+    /// without the app's bearer.
     pub async fn handle(
         &self,
         app: &str,
@@ -58,6 +66,7 @@ impl Calls {
         rest: &[&str],
         query: &str,
         body: Bytes,
+        open_source: Option<IpAddr>,
     ) -> Reply {
         match (method, rest) {
             (&Method::POST, ["sessions", "new"])
@@ -69,7 +78,9 @@ impl Calls {
                     "third-party sessions (the SFU offering toward another endpoint) are not supported yet",
                 )
             }
-            (&Method::POST, ["sessions", "new"]) => self.new_session(app, &body).await,
+            (&Method::POST, ["sessions", "new"]) => {
+                self.new_session(app, &body, open_source).await
+            }
             (_, ["sessions", id, more @ ..]) => {
                 let Some(session) = ids::is_id(id).then(|| self.sessions.get(app, id)).flatten()
                 else {
@@ -124,8 +135,12 @@ impl Calls {
 
     /// `POST sessions/new`, with an optional offer whose sending sections
     /// are published as tracks named by their mids.
-    async fn new_session(&self, app: &str, body: &[u8]) -> Reply {
+    async fn new_session(&self, app: &str, body: &[u8], open_source: Option<IpAddr>) -> Reply {
         let request: NewSession = match parse(body) {
+            Ok(r) => r,
+            Err(reply) => return reply,
+        };
+        let reservation = match open_source.map(|ip| self.quota.reserve(ip)).transpose() {
             Ok(r) => r,
             Err(reply) => return reply,
         };
@@ -168,6 +183,9 @@ impl Calls {
             .await;
         match created {
             Ok((node, description)) => {
+                if let Some(r) = reservation {
+                    r.bind(node);
+                }
                 self.sessions.insert(id.clone(), app, node, self.rate);
                 tracing::info!(app, session = %id, %node, "calls session created");
                 Reply::json(
