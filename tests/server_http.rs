@@ -654,7 +654,10 @@ fn one_address_opens_a_bounded_share_of_sessions_without_credentials() {
         );
     }
     let (status, body) = request(&server, "POST", "/demo/api/sessions/new", &[], "{}").unwrap();
-    assert_eq!((status, error_code(&body).as_str()), (429, "too_many_sessions"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (429, "too_many_sessions")
+    );
     // Credentials are not counted: a guarded stream's holder, the app's API.
     let auth = bearer("stream-token-0123");
     let with = [sdp[0], ("Authorization", &auth)];

@@ -236,9 +236,7 @@ fn set(
         "max-body" => c.max_body = v.parse().map_err(|e| bad(&e))?,
         "session-rate" => c.session_rate = v.parse().map_err(|e| bad(&e))?,
         "max-sessions" => c.max_sessions = v.parse().map_err(|e| bad(&e))?,
-        "max-sessions-per-source" => {
-            c.max_sessions_per_source = v.parse().map_err(|e| bad(&e))?
-        }
+        "max-sessions-per-source" => c.max_sessions_per_source = v.parse().map_err(|e| bad(&e))?,
         "metrics-token" => c.metrics_token = Some(v.to_owned()),
         "log" => c.log = v.parse().map_err(|e| bad(&e))?,
         other => return Err(format!("unknown flag --{other} (see --help)")),

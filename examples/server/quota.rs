@@ -175,9 +175,14 @@ mod tests {
     fn an_ipv6_host_is_its_64() {
         let quota = SourceQuota::new(1);
         let _held = quota.reserve("2001:db8:1:2::1".parse().unwrap()).unwrap();
-        assert!(quota.reserve("2001:db8:1:2:ffff::9".parse().unwrap()).is_err());
+        assert!(
+            quota
+                .reserve("2001:db8:1:2:ffff::9".parse().unwrap())
+                .is_err()
+        );
         assert!(quota.reserve("2001:db8:1:3::1".parse().unwrap()).is_ok());
-        assert!(quota.reserve("::ffff:192.0.2.1".parse().unwrap()).is_ok());
+        // A mapped IPv4 address is that IPv4 source.
+        let _mapped = quota.reserve("::ffff:192.0.2.1".parse().unwrap()).unwrap();
         assert!(quota.reserve("192.0.2.1".parse().unwrap()).is_err());
     }
 }

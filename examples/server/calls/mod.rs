@@ -78,9 +78,7 @@ impl Calls {
                     "third-party sessions (the SFU offering toward another endpoint) are not supported yet",
                 )
             }
-            (&Method::POST, ["sessions", "new"]) => {
-                self.new_session(app, &body, open_source).await
-            }
+            (&Method::POST, ["sessions", "new"]) => self.new_session(app, &body, open_source).await,
             (_, ["sessions", id, more @ ..]) => {
                 let Some(session) = ids::is_id(id).then(|| self.sessions.get(app, id)).flatten()
                 else {
