@@ -79,6 +79,20 @@ pub enum Error {
     /// An RTCP compound packet failed to parse.
     #[error("malformed RTCP")]
     Rtcp,
+    /// An RTCP packet in a compound claims more entries (transport-cc
+    /// statuses or receive deltas, report blocks, sources, SSRCs, SDES
+    /// chunks) than its length can hold. Refused before any of it is parsed,
+    /// so a short packet cannot make the parser allocate from its count.
+    #[error(
+        "RTCP packet type {packet_type} (format {format}) claims more entries than its length holds"
+    )]
+    RtcpCountExceedsLength {
+        /// The RTCP packet type (200 SR, 201 RR, 202 SDES, 203 BYE, 205
+        /// transport feedback, 206 payload-specific feedback).
+        packet_type: u8,
+        /// The header's 5-bit count/format field.
+        format: u8,
+    },
 }
 
 /// The limit named by [`Error::LimitExceeded`].

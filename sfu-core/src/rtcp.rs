@@ -4,6 +4,11 @@
 //!
 //! Parsing and serialization use `rtc-rtcp`. Its packets are never
 //! `Display`-formatted here: formatting a REMB with a huge bitrate panics.
+//! Nor is a compound handed to it before [`counts`] has held every count
+//! field it trusts to its packet's length: it allocates from some counts
+//! before checking them.
+
+mod counts;
 
 use bytes::{Bytes, BytesMut};
 use rtc_rtcp::packet::Packet;
@@ -54,6 +59,7 @@ pub(crate) fn parse(data: &Bytes) -> Result<Vec<Feedback>, Error> {
     if data.len() > MAX_RTCP_LEN {
         return Err(Error::Rtcp);
     }
+    counts::check(data)?;
     let mut buf = data.clone();
     let packets = rtc_rtcp::packet::unmarshal(&mut buf).map_err(|_| Error::Rtcp)?;
     let mut out = Vec::with_capacity(packets.len());
