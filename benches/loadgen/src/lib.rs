@@ -80,6 +80,8 @@ pub struct LoadReport {
     pub wire_size: usize,
     /// CPU time of the driver thread during the media phase.
     pub sfu_cpu: Duration,
+    /// Turns of the driver loop (wake-ups) during the media phase.
+    pub driver_turns: u64,
     /// Packets the raw baseline sent (as many as were forwarded).
     pub raw_send_packets: u64,
     /// Packets the raw baseline's socket refused.
@@ -151,6 +153,7 @@ impl LoadReport {
             "decrypt_failures": self.decrypt_failures,
             "driver_send_dropped": self.driver_send_dropped,
             "sfu_cpu_ms": self.sfu_cpu.as_secs_f64() * 1e3,
+            "driver_turns": self.driver_turns,
             "sfu_cpu_ns_per_forwarded_packet": finite(self.sfu_ns_per_packet()),
             "raw_send_packets": self.raw_send_packets,
             "raw_send_refused": self.raw_send_refused,
@@ -285,6 +288,7 @@ pub fn run(options: LoadOptions) -> LoadReport {
         driver_send_dropped: stats_end.send_dropped - stats_start.send_dropped,
         wire_size,
         sfu_cpu: cpu_end.saturating_sub(cpu_start),
+        driver_turns: stats_end.turns - stats_start.turns,
         raw_send_packets: raw.sent,
         raw_send_refused: raw.refused,
         raw_send_cpu: raw.cpu,
