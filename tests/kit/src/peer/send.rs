@@ -96,6 +96,17 @@ impl Peer {
         }
     }
 
+    /// Encrypts `compound` (any RTCP the test builds, valid or hostile) as
+    /// SRTCP and queues it toward the SFU: what an authenticated but
+    /// hostile client can send.
+    pub fn send_rtcp_compound(&mut self, compound: &[u8]) -> Result<(), PeerError> {
+        if self.ice.remote.is_none() || self.security.0.srtp.is_none() {
+            return Err(PeerError::NotConnected);
+        }
+        self.send_rtcp(compound);
+        Ok(())
+    }
+
     /// Sends one RTP packet on the sending section `mid` (and simulcast
     /// layer `rid`): the peer picks SSRC, payload type and sequence number,
     /// writes the mid / rid / transport-cc extensions as negotiated,
