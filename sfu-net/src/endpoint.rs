@@ -352,8 +352,8 @@ impl<K: SessionKey> Endpoint<K> {
         match classify(datagram) {
             DatagramKind::Stun => self.handle_stun(now, (remote, local), datagram),
             DatagramKind::Dtls => self.handle_dtls(now, (remote, local), datagram),
-            DatagramKind::Rtp => self.handle_media(remote, local, datagram, false),
-            DatagramKind::Rtcp => self.handle_media(remote, local, datagram, true),
+            DatagramKind::Rtp => self.handle_media(now, (remote, local), datagram, false),
+            DatagramKind::Rtcp => self.handle_media(now, (remote, local), datagram, true),
             DatagramKind::Unknown => self.stats.unknown_kind += 1,
         }
     }
@@ -474,8 +474,8 @@ impl<K: SessionKey> Endpoint<K> {
         }
     }
 
-    fn handle_media(&mut self, remote: SocketAddr, local: SocketAddr, datagram: &[u8], rtcp: bool) {
-        let Some(&id) = self.by_path.get(&(remote, local)) else {
+    fn handle_media(&mut self, now: Instant, path: Path, datagram: &[u8], rtcp: bool) {
+        let Some(&id) = self.by_path.get(&path) else {
             self.stats.media_unknown_source += 1;
             return;
         };
@@ -484,9 +484,9 @@ impl<K: SessionKey> Endpoint<K> {
             return;
         };
         let result = if rtcp {
-            srtp.unprotect_rtcp(datagram)
+            srtp.unprotect_rtcp_at(now, datagram)
         } else {
-            srtp.unprotect_rtp(datagram)
+            srtp.unprotect_rtp_at(now, datagram)
         };
         match result {
             Ok(packet) if rtcp => self.push_event(EndpointEvent::Rtcp {
@@ -501,6 +501,7 @@ impl<K: SessionKey> Endpoint<K> {
             Err(SrtpDrop::SsrcNotNegotiated(_)) => self.stats.srtp_ssrc_not_negotiated += 1,
             Err(SrtpDrop::Replayed) => self.stats.srtp_replayed += 1,
             Err(SrtpDrop::AuthFailed) => self.stats.srtp_auth_failed += 1,
+            Err(SrtpDrop::LearningBudgetSpent(_)) => self.stats.srtp_learning_budget_spent += 1,
         }
     }
 

@@ -7,8 +7,11 @@
 //! session may reach it; anything else is dropped unread. Sessions whose
 //! SSRCs are not all signalled (rid-based simulcast, RTCP from a recvonly
 //! client) may opt into learning: a packet from an unknown SSRC is first
-//! authenticated by a throwaway context, and only a packet that verifies
-//! adds its SSRC (up to a limit) to the list the real context serves.
+//! authenticated by a probe context, and only a packet that verifies adds
+//! its SSRC (up to a limit) to the list the real context serves. Forgeries
+//! never verify, so learning's cost is bounded per session instead (module
+//! `learning`): the probe context is keyed once, and probes come from a
+//! token bucket refilled by the caller's clock (the `*_at` methods).
 //!
 //! RTP under the AES-GCM profiles (what browsers negotiate) takes an
 //! in-place path (module `gcm`) that seals and opens the caller's buffer and
@@ -16,10 +19,9 @@
 //! byte for byte against `rtc-srtp`. SRTCP and `AES_CM_128_HMAC_SHA1_80`
 //! stay on `rtc-srtp`.
 
-use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use rtc_crypto::RTCCryptoProvider;
 use rtc_srtp::context::Context;
 use rtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
 use rtc_srtp::protection_profile::ProtectionProfile;
@@ -27,8 +29,10 @@ use rtc_srtp::protection_profile::ProtectionProfile;
 use crate::error::Error;
 
 mod gcm;
+mod learning;
 
 use gcm::GcmRtp;
+use learning::Learning;
 
 /// SRTP replay window in packets. Wider than libsrtp's 128 because video
 /// bursts reorder on real paths and a false replay verdict loses a packet.
@@ -86,6 +90,7 @@ pub enum DtlsRole {
 
 /// Why an incoming SRTP or SRTCP packet was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SrtpDrop {
     /// Too short or not RTP/RTCP version 2.
     #[error("malformed SRTP/SRTCP packet")]
@@ -99,6 +104,22 @@ pub enum SrtpDrop {
     /// The authentication tag did not verify.
     #[error("authentication failed")]
     AuthFailed,
+    /// From an SSRC not yet learned, while the session's budget for
+    /// authenticating such packets is spent: dropped before any crypto.
+    #[error("SSRC {0:#010x} unknown and the learning budget is spent")]
+    LearningBudgetSpent(u32),
+}
+
+/// What learning unsignalled SSRCs has cost one session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LearningStats {
+    /// Packets from unknown SSRCs authenticated on the probe context.
+    pub probes: u64,
+    /// Probe contexts keyed (each one a full SRTP and SRTCP key derivation).
+    pub probe_key_derivations: u64,
+    /// Packets from unknown SSRCs dropped unprobed: the budget was spent.
+    pub probes_refused: u64,
 }
 
 /// Both SRTP directions of one session.
@@ -107,10 +128,10 @@ pub struct SrtpSession {
     rx: Context,
     tx: Context,
     remote_ssrcs: Vec<u32>,
-    /// Learning: up to this many SSRCs in total, keyed probes from these.
+    /// Learning: up to this many SSRCs in total.
     learn_limit: usize,
-    rx_master: Vec<u8>,
-    crypto: Arc<dyn RTCCryptoProvider>,
+    /// Learning's probe context and budget.
+    learning: Learning,
     /// In-place RTP for the AES-GCM profiles (RTCP stays on `rtc-srtp`).
     gcm: Option<(GcmRtp, GcmRtp)>,
 }
@@ -179,24 +200,41 @@ impl SrtpSession {
             tx,
             remote_ssrcs: Vec::new(),
             learn_limit: 0,
-            rx_master,
-            crypto: provider,
+            learning: Learning::new(p, rx_master, provider),
             gcm,
         })
     }
 
     /// Lets authenticated packets from unsignalled SSRCs add their SSRC to
     /// the allow-list, until it holds `limit` SSRCs. Each such packet is
-    /// verified by a throwaway context first, so forged packets create no
-    /// state; it costs one key derivation per unknown-SSRC packet.
+    /// verified on a probe context first, so forged packets create no
+    /// state. Through the `*_at` methods probes are budgeted (see
+    /// [`SrtpSession::set_learning_budget`]); the others probe every packet.
     pub fn learn_remote_ssrcs(&mut self, limit: usize) {
         self.learn_limit = limit;
     }
 
-    /// Admits `ssrc` if it is allowed, or if learning is on and `probe`
-    /// (run on a fresh context) authenticates the packet.
+    /// Bounds the probes of unknown SSRCs made through the `*_at` methods:
+    /// `burst` at once, then `per_second` (0: no more). Past the budget a
+    /// packet from an unknown SSRC is dropped before any crypto with
+    /// [`SrtpDrop::LearningBudgetSpent`]. Defaults: a burst of 16, then 4
+    /// a second — a session's unsignalled SSRCs (rid layers, their RTX, an
+    /// RTCP-only SSRC) each need one probe, as their first packet verifies.
+    pub fn set_learning_budget(&mut self, burst: u32, per_second: u32) {
+        self.learning.set_budget(burst, per_second);
+    }
+
+    /// What learning has cost this session so far.
+    pub fn learning_stats(&self) -> LearningStats {
+        self.learning.stats()
+    }
+
+    /// Admits `ssrc` if it is allowed, or if learning is on, the budget at
+    /// `now` allows a probe (`None`: no budget), and `probe` (run on the
+    /// probe context) authenticates the packet.
     fn admit(
         &mut self,
+        now: Option<Instant>,
         ssrc: u32,
         probe: impl FnOnce(&mut Context) -> Result<(), rtc_shared::error::Error>,
     ) -> Result<(), SrtpDrop> {
@@ -206,15 +244,16 @@ impl SrtpSession {
         if self.remote_ssrcs.len() >= self.learn_limit {
             return Err(SrtpDrop::SsrcNotNegotiated(ssrc));
         }
-        let p = self.profile.rtc();
-        let (key, salt) = self
-            .rx_master
-            .split_at(p.key_len().min(self.rx_master.len()));
-        let mut scratch = Context::new(key, salt, p, None, None, self.crypto.crypto())
-            .map_err(|_| SrtpDrop::SsrcNotNegotiated(ssrc))?;
-        probe(&mut scratch).map_err(|_| SrtpDrop::SsrcNotNegotiated(ssrc))?;
-        self.remote_ssrcs.push(ssrc);
-        Ok(())
+        if !self.learning.may_probe(now) {
+            return Err(SrtpDrop::LearningBudgetSpent(ssrc));
+        }
+        match self.learning.probe(probe) {
+            Some(Ok(())) => {
+                self.remote_ssrcs.push(ssrc);
+                Ok(())
+            }
+            Some(Err(_)) | None => Err(SrtpDrop::SsrcNotNegotiated(ssrc)),
+        }
     }
 
     /// The negotiated profile.
@@ -235,16 +274,43 @@ impl SrtpSession {
     }
 
     /// Authenticates and decrypts one SRTP packet into a new buffer.
+    /// Learning probes are not budgeted: see [`SrtpSession::unprotect_rtp_at`].
     pub fn unprotect_rtp(&mut self, packet: &[u8]) -> Result<Bytes, SrtpDrop> {
+        self.rtp_owned(None, packet)
+    }
+
+    /// [`SrtpSession::unprotect_rtp`] at `now`: learning probes (under
+    /// `AES_CM_128_HMAC_SHA1_80`; the AES-GCM path needs none) are spent
+    /// from the session's budget.
+    pub fn unprotect_rtp_at(&mut self, now: Instant, packet: &[u8]) -> Result<Bytes, SrtpDrop> {
+        self.rtp_owned(Some(now), packet)
+    }
+
+    /// Authenticates and decrypts one SRTP packet where it lies; returns
+    /// the length of the RTP packet now at the start of `packet`. Learning
+    /// probes are not budgeted: see [`SrtpSession::unprotect_rtp_in_place_at`].
+    pub fn unprotect_rtp_in_place(&mut self, packet: &mut [u8]) -> Result<usize, SrtpDrop> {
+        self.rtp_in_place(None, packet)
+    }
+
+    /// [`SrtpSession::unprotect_rtp_in_place`] at `now`, with learning
+    /// probes spent from the session's budget.
+    pub fn unprotect_rtp_in_place_at(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+    ) -> Result<usize, SrtpDrop> {
+        self.rtp_in_place(Some(now), packet)
+    }
+
+    fn rtp_owned(&mut self, now: Option<Instant>, packet: &[u8]) -> Result<Bytes, SrtpDrop> {
         let mut buf = BytesMut::from(packet);
-        let len = self.unprotect_rtp_in_place(&mut buf)?;
+        let len = self.rtp_in_place(now, &mut buf)?;
         buf.truncate(len);
         Ok(buf.freeze())
     }
 
-    /// Authenticates and decrypts one SRTP packet where it lies; returns
-    /// the length of the RTP packet now at the start of `packet`.
-    pub fn unprotect_rtp_in_place(&mut self, packet: &mut [u8]) -> Result<usize, SrtpDrop> {
+    fn rtp_in_place(&mut self, now: Option<Instant>, packet: &mut [u8]) -> Result<usize, SrtpDrop> {
         let ssrc = rtp_ssrc(packet).ok_or(SrtpDrop::Malformed)?;
         let known = self.remote_ssrcs.contains(&ssrc);
         if let Some((rx, _)) = &mut self.gcm {
@@ -263,7 +329,7 @@ impl SrtpSession {
             return Ok(len);
         }
         let copy = packet.to_vec();
-        self.admit(ssrc, |c| c.decrypt_rtp(&copy).map(drop))?;
+        self.admit(now, ssrc, |c| c.decrypt_rtp(&copy).map(drop))?;
         let plain = self.rx.decrypt_rtp(&copy).map_err(drop_reason)?;
         let out = packet.get_mut(..plain.len()).ok_or(SrtpDrop::Malformed)?;
         out.copy_from_slice(&plain);
@@ -271,9 +337,22 @@ impl SrtpSession {
     }
 
     /// Authenticates and decrypts one SRTCP packet (sender SSRC checked).
+    /// Learning probes are not budgeted: see [`SrtpSession::unprotect_rtcp_at`].
     pub fn unprotect_rtcp(&mut self, packet: &[u8]) -> Result<Bytes, SrtpDrop> {
+        self.rtcp(None, packet)
+    }
+
+    /// [`SrtpSession::unprotect_rtcp`] at `now`: a packet from an unknown
+    /// SSRC is probed only if the session's learning budget allows it at
+    /// `now`, else dropped with [`SrtpDrop::LearningBudgetSpent`] before
+    /// any crypto.
+    pub fn unprotect_rtcp_at(&mut self, now: Instant, packet: &[u8]) -> Result<Bytes, SrtpDrop> {
+        self.rtcp(Some(now), packet)
+    }
+
+    fn rtcp(&mut self, now: Option<Instant>, packet: &[u8]) -> Result<Bytes, SrtpDrop> {
         let ssrc = rtcp_sender_ssrc(packet).ok_or(SrtpDrop::Malformed)?;
-        self.admit(ssrc, |c| c.decrypt_rtcp(packet).map(drop))?;
+        self.admit(now, ssrc, |c| c.decrypt_rtcp(packet).map(drop))?;
         self.rx
             .decrypt_rtcp(packet)
             .map(|b| b.freeze())

@@ -43,6 +43,10 @@ pub struct EndpointStats {
     pub srtp_replayed: u64,
     /// SRTP/SRTCP whose authentication tag did not verify.
     pub srtp_auth_failed: u64,
+    /// SRTP/SRTCP from an SSRC the session has not learned yet, dropped
+    /// before any crypto because the session's budget for authenticating
+    /// such packets was spent (see `SrtpSession::unprotect_rtcp_at`).
+    pub srtp_learning_budget_spent: u64,
     /// Datagrams not queued because the transmit queue was full.
     pub transmits_dropped: u64,
     /// Media and path events not queued because the event queue was full.
