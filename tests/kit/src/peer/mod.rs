@@ -220,6 +220,11 @@ impl Peer {
         self.addr
     }
 
+    /// Where it sends to: the SFU's address from the answer's candidates.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.ice.remote
+    }
+
     /// The peer's `a=ice-ufrag`.
     pub fn ufrag(&self) -> &str {
         &self.ufrag
