@@ -120,6 +120,10 @@ pub struct ShieldStats {
     /// The responder's `repairs_sent` also counts retransmissions to
     /// waiters that the shield discarded in favour of the fan-out; use
     /// [`ShieldStats::repairs_sent`] for what subscribers were sent.
+    /// Retransmissions refused to a subscriber are
+    /// `hop.responder.repeats_suppressed` (the packet went to it less than
+    /// the responder's `retransmit_interval` ago) and
+    /// `hop.responder.budget_refused` (its byte budget was spent).
     pub hop: HopStats,
     /// Retransmissions handed to the router for subscribers (cache hits).
     pub repairs_sent: u64,

@@ -175,6 +175,12 @@ impl<P> RetransmitCache<P> {
         (slot.ext == ext && !self.expired(now, slot)).then_some(&slot.packet)
     }
 
+    /// The packet stored under `ext` with the size it was stored with.
+    pub(crate) fn lookup(&self, now: Instant, ext: u64) -> Option<(&P, usize)> {
+        let slot = self.slot(ext)?;
+        (slot.ext == ext && !self.expired(now, slot)).then_some((&slot.packet, slot.size))
+    }
+
     /// Extends `seq` relative to the newest packet stored, without changing
     /// state; `None` while nothing has been stored.
     pub fn extend(&self, seq: u16) -> Option<u64> {

@@ -1,7 +1,9 @@
 //! `sfu-nack` is the NACK shield of one hop: for each track, a bounded
 //! retransmission cache, a loss detector on the incoming leg that emits
 //! RFC 4585 generic NACKs on an RTT-based schedule, a responder that answers
-//! subscribers' NACKs from the cache and asks upstream once per missing
+//! subscribers' NACKs from the cache (a packet at most once per subscriber
+//! per retransmit interval, within a per-subscriber byte budget, so NACKs
+//! cannot be turned into a flood) and asks upstream once per missing
 //! packet however many subscribers asked, and RTX (RFC 4588) payload
 //! encoding both ways. Each SFU node in a cascade runs its own shield, so a
 //! loss is repaired on the hop where it happened. It deliberately knows
@@ -40,6 +42,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod budget;
 mod cache;
 mod detector;
 mod error;

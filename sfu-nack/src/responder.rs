@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::budget::{Limits, Refusal, Subscribers};
 use crate::cache::{CacheConfig, CacheInsert, RetransmitCache};
 use crate::seq::extend_near;
 use crate::{Error, ResponderStats};
@@ -21,6 +22,29 @@ pub struct ResponderConfig {
     pub max_waiters_per_packet: usize,
     /// Most outputs queued between drains; more are refused and counted.
     pub max_queued_outputs: usize,
+    /// A packet retransmitted to a subscriber is not retransmitted to it
+    /// again within this (counted in
+    /// [`ResponderStats::repeats_suppressed`]): about one round trip, the
+    /// least time after which the copy sent can have been found missing.
+    /// The responder is not told subscribers' RTTs, so this is a fixed
+    /// floor; zero turns the check off.
+    pub retransmit_interval: Duration,
+    /// Each subscriber's retransmission budget refills by this percentage
+    /// of the bytes the track stores (its own bitrate); requests beyond it
+    /// are refused and counted in [`ResponderStats::budget_refused`].
+    /// Legitimate recovery needs about the loss rate; the default, 25,
+    /// covers 20 % loss with retries while capping what one subscriber can
+    /// make the hop send at a quarter more than the stream itself.
+    pub retransmit_share_percent: u32,
+    /// Ceiling of each subscriber's budget, in bytes, and what a new one
+    /// starts with: room for a burst of losses (64 KiB, about 50 full-size
+    /// packets: a lost 720p keyframe) before the share applies.
+    pub retransmit_burst_bytes: usize,
+    /// Most subscribers with retransmission state (a table of the cache's
+    /// size, 8 bytes a slot: 4 KiB with the default cache) at once; further
+    /// subscribers' cache hits are refused and counted in
+    /// [`ResponderStats::requests_dropped`].
+    pub max_subscribers: usize,
 }
 
 impl Default for ResponderConfig {
@@ -30,6 +54,10 @@ impl Default for ResponderConfig {
             waiter_timeout: Duration::from_secs(1),
             max_waiters_per_packet: 1024,
             max_queued_outputs: 4096,
+            retransmit_interval: Duration::from_millis(100),
+            retransmit_share_percent: 25,
+            retransmit_burst_bytes: 64 * 1024,
+            max_subscribers: 1024,
         }
     }
 }
@@ -60,6 +88,39 @@ impl ResponderConfig {
         self.max_queued_outputs = max_queued_outputs;
         self
     }
+
+    /// Sets [`ResponderConfig::retransmit_interval`].
+    pub fn with_retransmit_interval(mut self, retransmit_interval: Duration) -> Self {
+        self.retransmit_interval = retransmit_interval;
+        self
+    }
+
+    /// Sets [`ResponderConfig::retransmit_share_percent`].
+    pub fn with_retransmit_share_percent(mut self, retransmit_share_percent: u32) -> Self {
+        self.retransmit_share_percent = retransmit_share_percent;
+        self
+    }
+
+    /// Sets [`ResponderConfig::retransmit_burst_bytes`].
+    pub fn with_retransmit_burst_bytes(mut self, retransmit_burst_bytes: usize) -> Self {
+        self.retransmit_burst_bytes = retransmit_burst_bytes;
+        self
+    }
+
+    /// Sets [`ResponderConfig::max_subscribers`].
+    pub fn with_max_subscribers(mut self, max_subscribers: usize) -> Self {
+        self.max_subscribers = max_subscribers;
+        self
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            interval: self.retransmit_interval,
+            share_percent: self.retransmit_share_percent,
+            burst_bytes: self.retransmit_burst_bytes,
+            max_subscribers: self.max_subscribers,
+        }
+    }
 }
 
 /// Something the router must do for the responder.
@@ -88,9 +149,16 @@ pub enum ResponderOutput<S, P> {
 
 /// How [`Responder::handle_nack`] dealt with one requested packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NackAnswer {
     /// Answered from the cache: a [`ResponderOutput::Retransmit`] is queued.
     Retransmitted,
+    /// Cached, but already retransmitted to this subscriber less than
+    /// [`ResponderConfig::retransmit_interval`] ago: the copy on its way
+    /// answers this request too.
+    Suppressed,
+    /// Cached, but the subscriber's retransmission budget is spent.
+    OverBudget,
     /// Not cached; the subscriber now waits and the packet is asked of the
     /// upstream hop (a [`ResponderOutput::RequestUpstream`] is queued).
     RequestedUpstream,
@@ -101,7 +169,8 @@ pub enum NackAnswer {
     TooOld,
     /// Never forwarded (newer than anything cached): ignored.
     Ignored,
-    /// Refused by a bound (waiters on one packet or queued outputs).
+    /// Refused by a bound (waiters on one packet, queued outputs, or
+    /// subscribers with retransmission state).
     Dropped,
 }
 
@@ -130,6 +199,12 @@ impl<S> Pending<S> {
 /// cloned once per retransmission (a reference-count bump for a
 /// `Bytes`-backed packet).
 ///
+/// A hostile subscriber cannot turn NACKs into a flood: a cache hit is
+/// retransmitted to a subscriber at most once per
+/// [`retransmit_interval`](ResponderConfig::retransmit_interval), and only
+/// while its byte budget (a share of the track's own bitrate, with a burst)
+/// lasts; refusals are counted in [`ResponderStats`].
+///
 /// Run loop: [`handle_packet`](Self::handle_packet) for every packet that
 /// arrives from upstream (originals and repairs), `handle_nack` for every
 /// sequence number a subscriber asks for, [`handle_timeout`](Self::handle_timeout)
@@ -146,6 +221,10 @@ pub struct Responder<S, P> {
     /// entries already answered are skipped when they come up.
     expiry: VecDeque<(Instant, u64)>,
     outputs: VecDeque<ResponderOutput<S, P>>,
+    /// Per-subscriber repeat and budget limits on cache hits.
+    subscribers: Subscribers<S>,
+    /// Bytes stored so far, the budgets' measure of the track's bitrate.
+    stored_bytes: u64,
     stats: ResponderStats,
 }
 
@@ -163,6 +242,8 @@ impl<S: Copy + Eq, P: Clone> Responder<S, P> {
                 .collect(),
             expiry: VecDeque::with_capacity(capacity),
             outputs: VecDeque::with_capacity(config.max_queued_outputs.min(64)),
+            subscribers: Subscribers::new(config.limits(), capacity),
+            stored_bytes: 0,
             cache,
             config,
             stats: ResponderStats::default(),
@@ -176,6 +257,7 @@ impl<S: Copy + Eq, P: Clone> Responder<S, P> {
         let CacheInsert::Stored(ext) = outcome else {
             return outcome;
         };
+        self.stored_bytes = self.stored_bytes.saturating_add(size as u64);
         let index = self.index(ext);
         let Some(slot) = self.pending.get_mut(index) else {
             return outcome;
@@ -188,6 +270,8 @@ impl<S: Copy + Eq, P: Clone> Responder<S, P> {
             slot.waiters.clear();
             return outcome;
         };
+        // Waiters skip the per-subscriber limits: each asked once for a
+        // packet this hop lacked and gets it once, so this cannot amplify.
         for subscriber in slot.waiters.drain(..) {
             if self.outputs.len() >= self.config.max_queued_outputs {
                 self.stats.requests_dropped += 1;
@@ -203,7 +287,10 @@ impl<S: Copy + Eq, P: Clone> Responder<S, P> {
         outcome
     }
 
-    /// Handles one sequence number NACKed by `subscriber`.
+    /// Handles one sequence number NACKed by `subscriber`. A cached packet
+    /// is retransmitted unless it went to this subscriber within the
+    /// retransmit interval or the subscriber's budget is spent; see
+    /// [`NackAnswer`].
     pub fn handle_nack(&mut self, now: Instant, subscriber: S, seq: u16) -> NackAnswer {
         self.stats.nacks_received += 1;
         let Some(highest) = self.cache.highest() else {
@@ -219,8 +306,27 @@ impl<S: Copy + Eq, P: Clone> Responder<S, P> {
             self.stats.requests_dropped += 1;
             return NackAnswer::Dropped;
         }
-        if let Some(packet) = self.cache.get_extended(now, ext) {
+        if let Some((packet, size)) = self.cache.lookup(now, ext) {
+            match self
+                .subscribers
+                .allow(now, subscriber, ext, size, self.stored_bytes)
+            {
+                None => {
+                    self.stats.requests_dropped += 1;
+                    return NackAnswer::Dropped;
+                }
+                Some(Err(Refusal::Repeat)) => {
+                    self.stats.repeats_suppressed += 1;
+                    return NackAnswer::Suppressed;
+                }
+                Some(Err(Refusal::OverBudget)) => {
+                    self.stats.budget_refused += 1;
+                    return NackAnswer::OverBudget;
+                }
+                Some(Ok(())) => {}
+            }
             self.stats.cache_hits += 1;
+            self.stats.cache_hit_bytes += size as u64;
             self.stats.repairs_sent += 1;
             self.outputs.push_back(ResponderOutput::Retransmit {
                 subscriber,
@@ -286,8 +392,10 @@ impl<S: Copy + Eq, P: Clone> Responder<S, P> {
         self.outputs.pop_front()
     }
 
-    /// Forgets `subscriber` everywhere it is waiting (it left).
+    /// Forgets `subscriber` everywhere it is waiting, and its
+    /// retransmission state (it left).
     pub fn remove_subscriber(&mut self, subscriber: S) {
+        self.subscribers.remove(subscriber);
         for &(_, ext) in &self.expiry {
             let index = index_in(&self.pending, ext);
             if let Some(slot) = self.pending.get_mut(index)

@@ -37,9 +37,19 @@ pub struct DetectorStats {
 pub struct ResponderStats {
     /// Sequence numbers requested by subscribers' NACKs.
     pub nacks_received: u64,
-    /// Requests answered from the cache.
+    /// Requests answered from the cache with a retransmission.
     pub cache_hits: u64,
-    /// Requests the cache could not answer (not yet repaired, or too old).
+    /// Bytes of those retransmissions (as sized at insert).
+    pub cache_hit_bytes: u64,
+    /// Requests for a cached packet already retransmitted to the same
+    /// subscriber within the retransmit interval (repeats in one compound
+    /// or across compounds), refused: the copy already sent answers them.
+    pub repeats_suppressed: u64,
+    /// Requests for a cached packet refused because the subscriber's
+    /// retransmission budget was spent.
+    pub budget_refused: u64,
+    /// Requests for packets the cache does not hold (not yet repaired, or
+    /// too old).
     pub cache_misses: u64,
     /// Distinct sequence numbers asked of the upstream hop (one per missing
     /// packet, however many subscribers wanted it).
@@ -49,8 +59,9 @@ pub struct ResponderStats {
     pub repairs_sent: u64,
     /// Waiting requests dropped because no repair came in time.
     pub waiters_expired: u64,
-    /// Requests refused by a bound (too many waiters on one packet, or the
-    /// output queue full); the subscriber's next NACK retries them.
+    /// Requests refused by a bound (too many waiters on one packet, the
+    /// output queue full, or too many subscribers with retransmission
+    /// state); the subscriber's next NACK retries them.
     pub requests_dropped: u64,
     /// Requests for sequence numbers never forwarded (ahead of the newest),
     /// ignored.
@@ -96,6 +107,9 @@ impl HopStats {
         let o = &other.responder;
         r.nacks_received += o.nacks_received;
         r.cache_hits += o.cache_hits;
+        r.cache_hit_bytes += o.cache_hit_bytes;
+        r.repeats_suppressed += o.repeats_suppressed;
+        r.budget_refused += o.budget_refused;
         r.cache_misses += o.cache_misses;
         r.upstream_requests += o.upstream_requests;
         r.repairs_sent += o.repairs_sent;

@@ -43,6 +43,9 @@ pub struct World {
     seed: u64,
     /// One line per thing an observer sees: events, delivered packets.
     pub trace: String,
+    /// Datagrams delivered to addresses registered with
+    /// [`World::add_sink`] (where no node or peer lives), in arrival order.
+    pub sinks: HashMap<SocketAddr, Vec<Vec<u8>>>,
 }
 
 impl World {
@@ -68,7 +71,14 @@ impl World {
             default_link: LinkConfig::new(Duration::from_millis(10)),
             seed,
             trace: String::new(),
+            sinks: HashMap::new(),
         }
+    }
+
+    /// Datagrams to `addr` are kept in [`World::sinks`] instead of being
+    /// dropped: a stand-in for an endpoint the test plays itself.
+    pub fn add_sink(&mut self, addr: SocketAddr) {
+        self.sinks.entry(addr).or_default();
     }
 
     /// Every link made from now on has `config`.
@@ -109,6 +119,8 @@ impl World {
                 self.nodes[i].handle_datagram(now, from, to, &d);
             } else if let Some(p) = self.peers.iter_mut().find(|p| p.addr() == to) {
                 p.handle_datagram(now, from, &d);
+            } else if let Some(sink) = self.sinks.get_mut(&to) {
+                sink.push(d);
             }
         }
         for n in &mut self.nodes {
