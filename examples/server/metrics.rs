@@ -181,10 +181,24 @@ pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> Stri
         &[
             ("reason=\"unknown_kind\"", e.unknown_kind),
             ("reason=\"stun_malformed\"", e.stun_malformed),
+            (
+                "reason=\"stun_not_binding_request\"",
+                e.stun_not_binding_request,
+            ),
             ("reason=\"stun_unknown_ufrag\"", e.stun_unknown_ufrag),
+            ("reason=\"stun_bad_fingerprint\"", e.stun_bad_fingerprint),
             ("reason=\"stun_bad_integrity\"", e.stun_bad_integrity),
+            (
+                "reason=\"stun_wrong_remote_ufrag\"",
+                e.stun_wrong_remote_ufrag,
+            ),
             ("reason=\"stun_replayed\"", e.stun_replayed),
+            (
+                "reason=\"stun_check_rate_exceeded\"",
+                e.stun_check_rate_exceeded,
+            ),
             ("reason=\"dtls_unknown_source\"", e.dtls_unknown_source),
+            ("reason=\"dtls_application_data\"", e.dtls_application_data),
             ("reason=\"media_unknown_source\"", e.media_unknown_source),
             ("reason=\"media_before_keys\"", e.media_before_keys),
             ("reason=\"srtp_malformed\"", e.srtp_malformed),
@@ -194,6 +208,10 @@ pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> Stri
             ),
             ("reason=\"srtp_replayed\"", e.srtp_replayed),
             ("reason=\"srtp_auth_failed\"", e.srtp_auth_failed),
+            (
+                "reason=\"srtp_learning_budget_spent\"",
+                e.srtp_learning_budget_spent,
+            ),
             ("reason=\"rtp_malformed\"", r.rtp_malformed),
             ("reason=\"rtp_unknown_ssrc\"", r.rtp_unknown_ssrc),
             (

@@ -141,3 +141,7 @@ pub fn one_browser_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The reference server as a process (tests that speak HTTP to it).
+#[allow(dead_code)]
+pub mod server;
