@@ -379,7 +379,7 @@ impl<K: SessionKey> Endpoint<K> {
             self.stats.stun_unknown_ufrag += 1;
             return;
         };
-        match t.ice.verify(&msg, path) {
+        match t.ice.verify(now, &msg, path) {
             Ok(()) => {}
             Err(CheckRejection::Fingerprint) => {
                 self.stats.stun_bad_fingerprint += 1;
@@ -395,6 +395,10 @@ impl<K: SessionKey> Endpoint<K> {
             }
             Err(CheckRejection::Replayed) => {
                 self.stats.stun_replayed += 1;
+                return;
+            }
+            Err(CheckRejection::TooManyChecks) => {
+                self.stats.stun_check_rate_exceeded += 1;
                 return;
             }
         }

@@ -5,10 +5,19 @@
 //! MESSAGE-INTEGRITY verify with the local password and its USERNAME is
 //! `local-ufrag:remote-ufrag`. Valid checks bind their 5-tuple to the
 //! session; a nominated one (USE-CANDIDATE) selects the path we send on.
+//!
+//! A check carries nothing that ages, so a captured one stays valid: replayed
+//! from another address it would move the session's media there. Every
+//! verified transaction is therefore remembered, with the path it came
+//! from, for [`REPLAY_WINDOW`] (longer than the consent window); the same
+//! transaction from another path within it is refused. The memory is
+//! bounded by bounding the rate at which a session's peer may start new
+//! transactions, so no flood of valid checks can push a captured one out.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::stun::{self, StunMessage};
 
@@ -81,10 +90,30 @@ pub(crate) enum CheckRejection {
     /// A transaction already seen from another path: a captured check
     /// replayed from elsewhere (retransmissions come from the same path).
     Replayed,
+    /// A new transaction while the session's peer is over its check rate:
+    /// remembering it could only be done by forgetting one still in the
+    /// replay window.
+    TooManyChecks,
 }
 
-/// Recent transactions remembered per session to spot replays.
-const RECENT_TRANSACTIONS: usize = 16;
+/// How long a verified transaction is remembered: past RFC 7675's 30 s
+/// consent timeout, by which a session whose peer stopped checking is gone,
+/// with a margin for a late consent check.
+pub(crate) const REPLAY_WINDOW: Duration = Duration::from_secs(40);
+/// New transactions a session's peer may start at once. Until a pair works,
+/// libwebrtc pings one pair every 48 ms, each ping a new transaction (a
+/// STUN retransmission, as Firefox sends, is the same transaction and
+/// costs nothing): a burst of a couple of seconds.
+const CHECK_BURST: u32 = 48;
+/// Time to earn one more new transaction once the burst is spent: 4 a
+/// second, twice what libwebrtc sends once a pair works (one ping per
+/// 480 ms at most, then one per 2.5 s on the selected pair).
+const CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// The replay memory's bound: every transaction the rate bound admits in
+/// one window (48 + 40 s × 4/s), so none still in the window is evicted.
+/// Held only by a peer checking that fast; a browser's steady state keeps
+/// a few dozen.
+const MAX_REMEMBERED: usize = 208;
 
 /// A 5-tuple seen from our side: the peer's address and our local address.
 pub(crate) type Path = (SocketAddr, SocketAddr);
@@ -110,9 +139,96 @@ pub(crate) struct IceLite {
     max_paths: usize,
     selected: Option<Path>,
     last_consent: Instant,
-    /// Ring of the last verified transactions and the path each came from.
-    recent: [Option<([u8; 12], Path)>; RECENT_TRANSACTIONS],
-    recent_next: usize,
+    /// Verified transactions of the last [`REPLAY_WINDOW`], and the rate
+    /// bound that keeps them bounded.
+    replay: ReplayMemory,
+}
+
+/// One verified transaction: its id, the path it came from, when.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    transaction: [u8; 12],
+    path: Path,
+    at: Instant,
+}
+
+/// The transactions a session verified within [`REPLAY_WINDOW`], oldest
+/// first, and a token bucket over new ones (a burst of [`CHECK_BURST`],
+/// then one per [`CHECK_INTERVAL`]).
+#[derive(Debug, Default)]
+struct ReplayMemory {
+    /// Grows as checks arrive (a quiet session holds a handful), up to
+    /// [`MAX_REMEMBERED`].
+    seen: VecDeque<Seen>,
+    tokens: u32,
+    /// When `tokens` was last topped up; `None`: no check yet (full).
+    since: Option<Instant>,
+}
+
+impl ReplayMemory {
+    /// The entry for `transaction` still within the window at `now`.
+    fn find(&self, now: Instant, transaction: &[u8; 12]) -> Option<&Seen> {
+        self.seen.iter().find(|s| {
+            s.transaction == *transaction && now.saturating_duration_since(s.at) < REPLAY_WINDOW
+        })
+    }
+
+    /// The bucket as it stands at `now`: tokens, and when they were counted.
+    fn refilled(&self, now: Instant) -> (u32, Instant) {
+        let Some(since) = self.since else {
+            return (CHECK_BURST, now);
+        };
+        let earned = now.saturating_duration_since(since).as_nanos() / CHECK_INTERVAL.as_nanos();
+        let room = CHECK_BURST.saturating_sub(self.tokens);
+        if earned >= u128::from(room) {
+            (CHECK_BURST, now)
+        } else {
+            // Below `room`, so it fits a u32; the fraction of a token earned
+            // since is kept by advancing `since` only by whole intervals.
+            let earned = u32::try_from(earned).unwrap_or(0);
+            (self.tokens + earned, since + CHECK_INTERVAL * earned)
+        }
+    }
+
+    fn in_window(&self, now: Instant) -> usize {
+        self.seen
+            .iter()
+            .filter(|s| now.saturating_duration_since(s.at) < REPLAY_WINDOW)
+            .count()
+    }
+
+    /// Whether a new transaction may be started at `now`.
+    fn may_start(&self, now: Instant) -> bool {
+        self.refilled(now).0 > 0 && self.in_window(now) < MAX_REMEMBERED
+    }
+
+    /// Remembers a verified transaction (a retransmission, same path, is
+    /// already remembered and costs nothing).
+    fn record(&mut self, now: Instant, transaction: [u8; 12], path: Path) {
+        while self
+            .seen
+            .front()
+            .is_some_and(|s| now.saturating_duration_since(s.at) >= REPLAY_WINDOW)
+        {
+            self.seen.pop_front();
+        }
+        if self.find(now, &transaction).is_some_and(|s| s.path == path) {
+            return;
+        }
+        let (tokens, since) = self.refilled(now);
+        self.tokens = tokens.saturating_sub(1);
+        self.since = Some(since);
+        if self.seen.len() >= MAX_REMEMBERED {
+            // Unreachable while callers verify first (the rate bound admits
+            // no more than this per window); kept as the memory's bound.
+            self.seen.pop_front();
+        }
+        self.seen.push_back(Seen {
+            transaction,
+            path,
+            at: now,
+        });
+    }
 }
 
 impl IceLite {
@@ -131,8 +247,7 @@ impl IceLite {
             // The consent clock starts at creation: a session nobody ever
             // checks expires like one whose peer went away.
             last_consent: now,
-            recent: [None; RECENT_TRANSACTIONS],
-            recent_next: 0,
+            replay: ReplayMemory::default(),
         }
     }
 
@@ -152,8 +267,14 @@ impl IceLite {
         self.last_consent
     }
 
-    /// Verifies a binding request routed here by its local ufrag.
-    pub(crate) fn verify(&self, msg: &StunMessage<'_>, path: Path) -> Result<(), CheckRejection> {
+    /// Verifies a binding request routed here by its local ufrag, received
+    /// at `now` from `path`.
+    pub(crate) fn verify(
+        &self,
+        now: Instant,
+        msg: &StunMessage<'_>,
+        path: Path,
+    ) -> Result<(), CheckRejection> {
         // CRC first: it is cheaper than the HMAC and rejects most noise.
         if !msg.verify_fingerprint() {
             return Err(CheckRejection::Fingerprint);
@@ -168,19 +289,18 @@ impl IceLite {
                 return Err(CheckRejection::RemoteUfrag);
             }
         }
-        let tid = msg.transaction_id();
-        if self
-            .recent
-            .iter()
-            .flatten()
-            .any(|(t, p)| t == tid && *p != path)
-        {
-            return Err(CheckRejection::Replayed);
+        // After the HMAC: only the password holder's checks count against
+        // the peer's rate, and only genuine transactions are remembered.
+        match self.replay.find(now, msg.transaction_id()) {
+            Some(seen) if seen.path != path => Err(CheckRejection::Replayed),
+            // A retransmission: answered again.
+            Some(_) => Ok(()),
+            None if !self.replay.may_start(now) => Err(CheckRejection::TooManyChecks),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Records a verified check from `path`.
+    /// Records a check from `path` that [`IceLite::verify`] accepted at `now`.
     pub(crate) fn accept(
         &mut self,
         now: Instant,
@@ -188,10 +308,7 @@ impl IceLite {
         path: Path,
         nominated: bool,
     ) -> PathUpdate {
-        if let Some(slot) = self.recent.get_mut(self.recent_next) {
-            *slot = Some((transaction_id, path));
-        }
-        self.recent_next = (self.recent_next + 1) % RECENT_TRANSACTIONS;
+        self.replay.record(now, transaction_id, path);
         let mut update = PathUpdate::default();
         if let Some(i) = self.paths.iter().position(|p| *p == path) {
             // Keep the list ordered by last use so eviction drops stale paths.
@@ -293,5 +410,70 @@ mod tests {
         assert_eq!(u.evicted, Some((b, local)));
         assert_eq!(ice.selected(), Some((c, local)));
         assert_eq!(ice.paths().len(), 2);
+    }
+
+    fn path(port: u16) -> Path {
+        (
+            SocketAddr::from(([198, 51, 100, 7], port)),
+            "10.0.0.1:443".parse().unwrap(),
+        )
+    }
+
+    fn tid(i: u32) -> [u8; 12] {
+        let mut t = [0u8; 12];
+        t[..4].copy_from_slice(&i.to_be_bytes());
+        t
+    }
+
+    #[test]
+    fn transactions_are_remembered_for_the_window_then_forgotten() {
+        let t0 = Instant::now();
+        let mut m = ReplayMemory::default();
+        m.record(t0, tid(1), path(1));
+        // However many checks follow, at browser pace.
+        for i in 0..79 {
+            let at = t0 + Duration::from_millis(500) * i;
+            assert!(m.may_start(at));
+            m.record(at, tid(100 + i), path(1));
+        }
+        let late = t0 + REPLAY_WINDOW - Duration::from_millis(1);
+        assert_eq!(m.find(late, &tid(1)).map(|s| s.path), Some(path(1)));
+        assert!(m.find(t0 + REPLAY_WINDOW, &tid(1)).is_none());
+        assert!(m.seen.len() <= MAX_REMEMBERED);
+    }
+
+    #[test]
+    fn new_transactions_are_bounded_to_a_burst_then_a_rate() {
+        let t0 = Instant::now();
+        let mut m = ReplayMemory::default();
+        let mut started = 0;
+        for i in 0..1000 {
+            if m.may_start(t0) {
+                m.record(t0, tid(i), path(1));
+                started += 1;
+            }
+        }
+        assert_eq!(started, CHECK_BURST);
+        assert!(!m.may_start(t0 + CHECK_INTERVAL - Duration::from_millis(1)));
+        assert!(m.may_start(t0 + CHECK_INTERVAL));
+        // A retransmission is not a new transaction.
+        let before = m.seen.len();
+        m.record(t0 + CHECK_INTERVAL, tid(0), path(1));
+        assert_eq!(m.seen.len(), before);
+        // Flooding for a minute never holds more than the bound, and what
+        // the bound admits in a window never exceeds it.
+        let mut at = t0;
+        for i in 0..60_000 {
+            at += Duration::from_millis(1);
+            if m.may_start(at) {
+                m.record(at, tid(10_000 + i), path(1));
+            }
+            assert!(m.seen.len() <= MAX_REMEMBERED);
+        }
+        assert!(
+            usize::try_from(CHECK_BURST).unwrap()
+                + usize::try_from(REPLAY_WINDOW.as_millis() / CHECK_INTERVAL.as_millis()).unwrap()
+                <= MAX_REMEMBERED
+        );
     }
 }

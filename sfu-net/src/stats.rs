@@ -25,6 +25,11 @@ pub struct EndpointStats {
     /// A verified check whose transaction was already seen from another
     /// path: a captured check replayed from elsewhere.
     pub stun_replayed: u64,
+    /// Verified checks refused because the session's peer started new
+    /// transactions faster than the replay memory is sized for (a burst of
+    /// 48, then 4 a second: above what browsers send). Retransmissions
+    /// are not new transactions and never count here.
+    pub stun_check_rate_exceeded: u64,
     /// Valid checks answered.
     pub binding_responses: u64,
     /// DTLS from a path no valid check came from.
