@@ -1,5 +1,11 @@
 //! DTLS 1.2 server (via `dimpl`), the certificate it presents and the
 //! fingerprints both sides announce in SDP (RFC 8122, RFC 5763).
+//!
+//! The server chooses the SRTP protection profile from the client's
+//! `use_srtp` offer: AEAD_AES_128_GCM, else AEAD_AES_256_GCM, else
+//! AES128_CM_HMAC_SHA1_80. dimpl hard-codes that list with 256-GCM first;
+//! the workspace patches it (`vendor/README.md`), as nothing outside the
+//! engine can change the choice without breaking the handshake transcript.
 
 use std::fmt;
 use std::str::FromStr;

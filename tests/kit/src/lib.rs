@@ -7,7 +7,9 @@
 //!   burst loss, delay, jitter, reordering, duplication);
 //! - [`peer`]: a stand-in WebRTC client (SDP offers and answers, ICE checks,
 //!   a DTLS client, SRTP) built only on implementations we did not write;
-//! - [`alloc`]: a per-thread counting allocator for no-allocation tests.
+//! - [`alloc`]: a per-thread counting allocator for no-allocation tests;
+//! - [`use_srtp`]: the SRTP profiles a DTLS hello offers or selects, and a
+//!   ClientHello rewritten to offer others.
 //!
 //! It depends on none of the project's crates, so any of them can use it.
 #![allow(missing_docs)]
@@ -17,3 +19,4 @@ pub mod netem;
 pub mod peer;
 pub mod rng;
 pub mod rtp;
+pub mod use_srtp;
