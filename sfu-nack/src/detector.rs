@@ -155,6 +155,11 @@ struct Missing {
 /// leaves that set the moment it arrives, so a received packet is never
 /// NACKed. The missing set and the record of received packets are bounded
 /// and allocated up front.
+///
+/// Timers cost nothing while nothing is due: `poll_timeout` is O(1) (the
+/// oldest entry's deadline and a kept bound on the next NACK), give-ups
+/// pop from the oldest end, and `poll_nack` scans the missing set only
+/// when a NACK can be due, once per instant.
 #[derive(Debug)]
 pub struct LossDetector {
     config: DetectorConfig,
@@ -165,9 +170,13 @@ pub struct LossDetector {
     /// Bit per extended sequence number, for the `MAX_TRACKED` numbers up to
     /// the highest: set when received.
     received: Box<[u64]>,
-    /// Where the next `poll_nack` resumes scanning, valid for `cursor_now`.
-    cursor: usize,
-    cursor_now: Option<Instant>,
+    /// The `poll_nack` scan under way; `None` after a change to the
+    /// missing set, so the next call starts over.
+    round: Option<Round>,
+    /// No entry with NACKs left is due before this (a lower bound, exact
+    /// after a completed scan; entries removed since may leave it early).
+    /// `None`: none is scheduled.
+    nack_due: Option<Instant>,
     stats: DetectorStats,
 }
 
@@ -185,8 +194,8 @@ impl LossDetector {
             unwrapper: SeqUnwrapper::new(),
             missing: VecDeque::with_capacity(config.max_missing),
             received: vec![0; MAX_TRACKED / 64].into_boxed_slice(),
-            cursor: 0,
-            cursor_now: None,
+            round: None,
+            nack_due: None,
             stats: DetectorStats::default(),
         })
     }
@@ -195,7 +204,7 @@ impl LossDetector {
     /// sequence number of a decoded RTX repair).
     pub fn handle_packet(&mut self, now: Instant, seq: u16) -> Arrival {
         self.stats.packets += 1;
-        self.cursor_now = None;
+        self.round = None;
         let Some(highest) = self.unwrapper.highest() else {
             let ext = self.unwrapper.extend(seq);
             self.mark_received(ext);
@@ -213,6 +222,7 @@ impl LossDetector {
             if gap > self.config.max_missing as u64 {
                 self.stats.gave_ups += self.missing.len() as u64;
                 self.missing.clear();
+                self.nack_due = None;
                 self.stats.discontinuities += 1;
                 return Arrival::Discontinuity { skipped: gap };
             }
@@ -256,7 +266,8 @@ impl LossDetector {
                 && entry.nacks == 0
             {
                 entry.next_nack_at = entry.next_nack_at.min(now);
-                self.cursor_now = None;
+                self.nack_due = Some(self.nack_due.map_or(now, |t| t.min(now)));
+                self.round = None;
             }
             return RepairRequest::Pending;
         }
@@ -271,19 +282,27 @@ impl LossDetector {
     /// the entries together. Each sequence number returned counts as one
     /// NACK sent and is rescheduled one retry interval later.
     pub fn poll_nack(&mut self, now: Instant) -> Option<NackPair> {
-        if self.cursor_now != Some(now) {
+        if self.round.is_none_or(|r| r.now != now) {
             self.give_up_expired(now);
-            self.cursor = 0;
-            self.cursor_now = Some(now);
+            // Unless something can be due, the round is over before it
+            // starts: no scan.
+            let full = self.nack_due.is_some_and(|t| t <= now);
+            let mut round = Round {
+                now,
+                cursor: if full { 0 } else { self.missing.len() },
+                next: None,
+                full,
+            };
+            self.seek(&mut round);
+            self.round = Some(round);
+        }
+        let mut round = self.round?;
+        let first = round.cursor;
+        if first >= self.missing.len() {
+            return None;
         }
         let retry_at = later(now, self.retry_interval());
         let max_nacks = self.config.max_nacks_per_packet;
-        let start = self.cursor;
-        let first = start
-            + self
-                .missing
-                .range(start..)
-                .position(|m| m.due(now, max_nacks))?;
         let mut pair: Option<(u64, NackPair)> = None;
         let mut end = first;
         let mut count = 0u64;
@@ -293,23 +312,27 @@ impl LossDetector {
                 break;
             }
             end += 1;
-            if !entry.due(now, max_nacks) {
-                continue;
-            }
-            // Truncation is the point: the wire carries the low 16 bits.
-            #[allow(clippy::cast_possible_truncation)]
-            let seq = entry.ext as u16;
-            match &mut pair {
-                None => pair = Some((entry.ext, NackPair::new(seq))),
-                Some((_, p)) => {
-                    p.try_add(seq);
+            if entry.due(now, max_nacks) {
+                // Truncation is the point: the wire carries the low 16 bits.
+                #[allow(clippy::cast_possible_truncation)]
+                let seq = entry.ext as u16;
+                match &mut pair {
+                    None => pair = Some((entry.ext, NackPair::new(seq))),
+                    Some((_, p)) => {
+                        p.try_add(seq);
+                    }
                 }
+                entry.nacks += 1;
+                entry.next_nack_at = retry_at;
+                count += 1;
             }
-            entry.nacks += 1;
-            entry.next_nack_at = retry_at;
-            count += 1;
+            if entry.nacks < max_nacks {
+                round.fold(entry.next_nack_at);
+            }
         }
-        self.cursor = end;
+        round.cursor = end;
+        self.seek(&mut round);
+        self.round = Some(round);
         self.stats.nacks_sent += count;
         self.stats.nack_pairs_sent += 1;
         pair.map(|(_, p)| p)
@@ -320,25 +343,19 @@ impl LossDetector {
     pub fn handle_timeout(&mut self, now: Instant) -> u64 {
         let before = self.stats.gave_ups;
         self.give_up_expired(now);
-        self.cursor_now = None;
+        self.round = None;
         self.stats.gave_ups - before
     }
 
     /// When a NACK falls due or a missing packet reaches its deadline; `None`
     /// while nothing is missing.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let max_nacks = self.config.max_nacks_per_packet;
-        self.missing
-            .iter()
-            .map(|m| {
-                let deadline = self.deadline(m);
-                if m.nacks < max_nacks {
-                    m.next_nack_at.min(deadline)
-                } else {
-                    deadline
-                }
-            })
-            .min()
+        let deadline = self.missing.front().map(|m| self.deadline(m));
+        match (self.nack_due, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            // Entries with NACKs left always have a deadline too.
+            (_, b) => b,
+        }
     }
 
     /// Updates the round-trip time of this hop (from RTCP SR/RR), which sets
@@ -382,22 +399,52 @@ impl LossDetector {
         &self.stats
     }
 
+    /// Moves `round` to its next due entry, folding the ones it passes into
+    /// its bound; at the end of a full round the bound becomes exact.
+    fn seek(&mut self, round: &mut Round) {
+        let max_nacks = self.config.max_nacks_per_packet;
+        let start = round.cursor.min(self.missing.len());
+        round.cursor = start;
+        for m in self.missing.range(start..) {
+            if m.due(round.now, max_nacks) {
+                return;
+            }
+            if m.nacks < max_nacks {
+                round.fold(m.next_nack_at);
+            }
+            round.cursor += 1;
+        }
+        if round.full {
+            self.nack_due = round.next;
+        }
+    }
+
     fn deadline(&self, m: &Missing) -> Instant {
         later(m.detected_at, self.config.give_up_after)
     }
 
+    /// Entries are appended in sequence order as time moves on, so their
+    /// deadlines rise from the front: give-ups pop from there, O(given up).
     fn give_up_expired(&mut self, now: Instant) {
-        let give_up_after = self.config.give_up_after;
-        let before = self.missing.len();
-        self.missing
-            .retain(|m| now < later(m.detected_at, give_up_after));
-        self.stats.gave_ups += (before - self.missing.len()) as u64;
+        while let Some(m) = self.missing.front()
+            && now >= self.deadline(m)
+        {
+            self.missing.pop_front();
+            self.stats.gave_ups += 1;
+        }
+        if self.missing.is_empty() {
+            self.nack_due = None;
+        }
     }
 
     /// Tracks `from..to` as missing, giving up the oldest entries if the set
     /// would exceed its bound.
     fn track_missing(&mut self, now: Instant, from: u64, to: u64) {
         let first_nack_at = later(now, self.config.reorder_delay);
+        self.nack_due = Some(
+            self.nack_due
+                .map_or(first_nack_at, |t| t.min(first_nack_at)),
+        );
         self.stats.losses_seen += to - from;
         for ext in from..to {
             if self.missing.len() >= self.config.max_missing {
@@ -457,6 +504,26 @@ impl LossDetector {
         }
         let (word, bit) = Self::bit(ext);
         self.received.get(word).is_some_and(|w| w & bit != 0)
+    }
+}
+
+/// One pass of [`LossDetector::poll_nack`] over the missing set at one
+/// instant.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    now: Instant,
+    /// Where the next call resumes.
+    cursor: usize,
+    /// The earliest next NACK among the entries passed so far.
+    next: Option<Instant>,
+    /// The round scans from the start (something may be due), so `next`
+    /// is exact at the end; otherwise it was skipped.
+    full: bool,
+}
+
+impl Round {
+    fn fold(&mut self, at: Instant) {
+        self.next = Some(self.next.map_or(at, |n| n.min(at)));
     }
 }
 
