@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::packet::RtpPacket;
-use crate::{LayerIndex, SubscriptionId, TrackId};
+use crate::{LayerIndex, SessionId, SubscriptionId, TrackId};
 
 /// One published stream: a layer of a track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,6 +91,10 @@ pub trait LossRecovery: Send + 'static {
         lost: &[u64],
         actions: &mut RecoveryActions,
     );
+
+    /// `session` published `track` (before any of its packets): lets a hook
+    /// that keeps per-stream state share it out per publishing session.
+    fn on_track_published(&mut self, _track: TrackId, _session: SessionId) {}
 
     /// A subscription ended: forget what it was waiting for.
     fn on_subscription_closed(&mut self, _subscription: SubscriptionId) {}

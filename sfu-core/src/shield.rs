@@ -22,6 +22,24 @@
 //! it from the cache as a [`RecoveryAction::Retransmit`] (RTX when it
 //! negotiated RTX).
 //!
+//! # Sharing the table, and timers
+//!
+//! Each stream holds its rings allocated up front, so the table is bounded
+//! twice: [`ShieldConfig::max_streams`] in all, and
+//! [`ShieldConfig::max_streams_per_session`] per publishing session (the
+//! router announces whose each track is with
+//! [`LossRecovery::on_track_published`]), so that one client publishing
+//! many tracks cannot take every slot and leave the other publishers'
+//! losses unrepaired. A refused stream is forwarded as before, unshielded,
+//! and counted; a session's slots come back as its tracks close.
+//!
+//! Each stream keeps its next deadline (the detector's and responder's are
+//! O(1) to read) and queues a wake-up in a min-heap when a change moves it
+//! earlier, so [`LossRecovery::poll_timeout`] is a peek and
+//! [`LossRecovery::handle_timeout`] runs only the streams whose deadline
+//! has passed ([`ShieldStats::timer_runs`]), never walking the missing
+//! packets of every stream on every driver turn.
+//!
 //! # Round-trip time
 //!
 //! The publisher leg's RTT sets the detector's retry interval. The router
@@ -46,21 +64,24 @@
 //! it with [`Shield::set_rtt`] or [`Shield::set_default_rtt`]; the first
 //! measurement replaces the seed.
 
+mod stream;
+mod timers;
+
 use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
-use sfu_nack::{
-    Arrival, CacheInsert, DetectorConfig, HopStats, LossDetector, Responder, ResponderConfig,
-    ResponderOutput, extend_near,
-};
+use sfu_nack::{Arrival, CacheInsert, DetectorConfig, HopStats, ResponderConfig};
 
 use crate::packet::RtpPacket;
-use crate::recovery::{LossRecovery, RecoveryAction, RecoveryActions, StreamKey};
-use crate::{Map, SubscriptionId, TrackId};
+use crate::recovery::{LossRecovery, RecoveryActions, StreamKey};
+use crate::{Map, SessionId, SubscriptionId, TrackId};
+use stream::StreamShield;
+use timers::Timers;
 
-/// Sequence numbers whose first NACK time is remembered per stream, for
-/// RTT samples; a power of two.
-const NACK_TIMES: usize = 512;
+/// A timer whose deadline running it did not move waits at least this
+/// long before it runs again (a guard; the detector and responder always
+/// move their deadlines past the instant they ran at).
+const RETRY_GUARD: Duration = Duration::from_millis(1);
 
 /// Settings of a [`Shield`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +97,18 @@ pub struct ShieldConfig {
     /// allocated up front: about 160 KiB with the default cache and
     /// detector sizes, plus the cached packets themselves.
     pub max_streams: usize,
+    /// Most streams shielded for one publishing session, so that one client
+    /// publishing many tracks cannot take the whole table and leave every
+    /// other publisher's losses unrepaired; packets of its further streams
+    /// are forwarded without recovery and counted in
+    /// [`ShieldStats::streams_refused_per_session`]. A publisher sends
+    /// audio and up to three simulcast layers of video per camera (RTX
+    /// repairs belong to their layer's stream), so the default, 32, covers
+    /// several cameras and screen shares. A relay link is one session: raise
+    /// this when links carry more streams. Applies to tracks the router
+    /// announced with [`LossRecovery::on_track_published`]; others count
+    /// against `max_streams` only.
+    pub max_streams_per_session: usize,
 }
 
 impl Default for ShieldConfig {
@@ -84,6 +117,7 @@ impl Default for ShieldConfig {
             detector: DetectorConfig::default(),
             responder: ResponderConfig::default(),
             max_streams: 4096,
+            max_streams_per_session: 32,
         }
     }
 }
@@ -106,6 +140,12 @@ impl ShieldConfig {
     /// Sets [`ShieldConfig::max_streams`].
     pub fn with_max_streams(mut self, max_streams: usize) -> Self {
         self.max_streams = max_streams;
+        self
+    }
+
+    /// Sets [`ShieldConfig::max_streams_per_session`].
+    pub fn with_max_streams_per_session(mut self, max_streams_per_session: usize) -> Self {
+        self.max_streams_per_session = max_streams_per_session;
         self
     }
 }
@@ -136,6 +176,13 @@ pub struct ShieldStats {
     pub rtt_samples: u64,
     /// Packets of streams beyond [`ShieldConfig::max_streams`].
     pub streams_refused: u64,
+    /// Packets of streams refused because their publishing session already
+    /// had [`ShieldConfig::max_streams_per_session`] shielded.
+    pub streams_refused_per_session: u64,
+    /// Times a stream's timers ran (NACK retries, give-ups, expired
+    /// waiters): once per stream whose deadline had passed, not once per
+    /// stream per [`LossRecovery::handle_timeout`] call.
+    pub timer_runs: u64,
 }
 
 impl ShieldStats {
@@ -146,216 +193,8 @@ impl ShieldStats {
         self.duplicates_dropped += other.duplicates_dropped;
         self.rtt_samples += other.rtt_samples;
         self.streams_refused += other.streams_refused;
-    }
-}
-
-/// NACK → repair samples kept for the windowed minimum.
-const RTT_WINDOW: usize = 16;
-
-/// The windowed minimum of NACK → repair samples.
-#[derive(Debug, Clone, Copy)]
-struct RttEstimate {
-    samples: [Duration; RTT_WINDOW],
-    len: usize,
-    next: usize,
-    /// Set by an explicit seed, which the first measurement replaces.
-    seeded: bool,
-}
-
-impl RttEstimate {
-    fn seeded(rtt: Duration) -> Self {
-        let mut e = Self {
-            samples: [Duration::ZERO; RTT_WINDOW],
-            len: 0,
-            next: 0,
-            seeded: true,
-        };
-        e.push(rtt);
-        e
-    }
-
-    fn sample(&mut self, rtt: Duration) {
-        if self.seeded {
-            *self = Self::seeded(rtt);
-            self.seeded = false;
-        } else {
-            self.push(rtt);
-        }
-    }
-
-    fn push(&mut self, rtt: Duration) {
-        if let Some(slot) = self.samples.get_mut(self.next) {
-            *slot = rtt;
-        }
-        self.next = (self.next + 1) % RTT_WINDOW;
-        self.len = (self.len + 1).min(RTT_WINDOW);
-    }
-
-    fn min(&self) -> Duration {
-        self.samples
-            .iter()
-            .take(self.len)
-            .min()
-            .copied()
-            .unwrap_or_default()
-    }
-
-    /// How long after a first NACK its repair is overdue: the minimum
-    /// round trip plus twice the samples' mean excess over it (their
-    /// jitter), at least 1 ms and at most a quarter of the round trip.
-    fn overdue_after(&self) -> Duration {
-        let min = self.min();
-        let held = self.samples.iter().take(self.len);
-        let excess: Duration = held.map(|s| s.saturating_sub(min)).sum();
-        let mean_excess = excess / u32::try_from(self.len.max(1)).unwrap_or(1);
-        let allowance = (mean_excess * 2).clamp(
-            Duration::from_millis(1),
-            (min / 4).max(Duration::from_millis(1)),
-        );
-        min + allowance
-    }
-
-    /// The RTT to give the detector so that its retry interval (a round
-    /// trip and a quarter) is [`overdue_after`](Self::overdue_after).
-    fn detector_rtt(&self) -> Duration {
-        self.overdue_after() * 4 / 5
-    }
-}
-
-#[derive(Debug)]
-struct StreamShield {
-    detector: LossDetector,
-    responder: Responder<SubscriptionId, RtpPacket>,
-    /// Newest extended sequence number the router gave for this stream:
-    /// maps the responder's 16-bit numbers back into the router's space.
-    router_highest: u64,
-    /// `(extended seq, first NACK at, NACKed again)` by `seq % NACK_TIMES`.
-    nack_times: Box<[Option<(u64, Instant, bool)>]>,
-    rtt: Option<RttEstimate>,
-    stats: ShieldStats,
-}
-
-impl StreamShield {
-    fn new(config: &ShieldConfig, rtt: Option<Duration>) -> Result<Self, sfu_nack::Error> {
-        let mut detector = LossDetector::new(config.detector)?;
-        let estimate = rtt.map(RttEstimate::seeded);
-        if let Some(e) = estimate {
-            detector.set_rtt(e.detector_rtt());
-        }
-        Ok(Self {
-            detector,
-            responder: Responder::new(config.responder)?,
-            router_highest: 0,
-            nack_times: vec![None; NACK_TIMES].into_boxed_slice(),
-            rtt: estimate,
-            stats: ShieldStats::default(),
-        })
-    }
-
-    fn to_router_ext(&self, seq: u16) -> u64 {
-        extend_near(self.router_highest, seq)
-    }
-
-    fn seed_rtt(&mut self, rtt: Duration) {
-        let e = RttEstimate::seeded(rtt);
-        self.rtt = Some(e);
-        self.detector.set_rtt(e.detector_rtt());
-    }
-
-    fn nack_slot(&mut self, ext: u64) -> Option<&mut Option<(u64, Instant, bool)>> {
-        // Masked below NACK_TIMES, which fits a usize.
-        #[allow(clippy::cast_possible_truncation)]
-        let index = (ext % NACK_TIMES as u64) as usize;
-        self.nack_times.get_mut(index)
-    }
-
-    /// A NACKed packet arrived: one RTT sample if it came as RTX and was
-    /// NACKed only once.
-    fn repaired(&mut self, now: Instant, ext: u64, rtx: bool) {
-        let Some(slot) = self.nack_slot(ext) else {
-            return;
-        };
-        let Some((e, at, retried)) = *slot else {
-            return;
-        };
-        if e != ext {
-            return;
-        }
-        *slot = None;
-        if retried || !rtx {
-            return;
-        }
-        let sample = now.saturating_duration_since(at);
-        let estimate = self.rtt.get_or_insert_with(|| RttEstimate::seeded(sample));
-        estimate.sample(sample);
-        let rtt = estimate.detector_rtt();
-        self.detector.set_rtt(rtt);
-        self.stats.rtt_samples += 1;
-    }
-
-    /// Drains the detector's due NACKs into one upstream request.
-    fn send_nacks(&mut self, now: Instant, stream: StreamKey, actions: &mut RecoveryActions) {
-        let mut seqs: Vec<u64> = Vec::new();
-        while let Some(pair) = self.detector.poll_nack(now) {
-            for seq in pair.seqs() {
-                let ext = self.to_router_ext(seq);
-                if let Some(slot) = self.nack_slot(ext) {
-                    match slot {
-                        Some((e, _, retried)) if *e == ext => *retried = true,
-                        _ => *slot = Some((ext, now, false)),
-                    }
-                }
-                seqs.push(ext);
-            }
-        }
-        if !seqs.is_empty() {
-            actions.push(RecoveryAction::NackUpstream { stream, seqs });
-        }
-    }
-
-    /// Carries out the responder's outputs. `forwarded` is a packet the
-    /// router is about to fan out: retransmissions of it to waiters are
-    /// dropped, the fan-out serves them.
-    fn drain_responder(
-        &mut self,
-        now: Instant,
-        stream: StreamKey,
-        forwarded: Option<u16>,
-        actions: &mut RecoveryActions,
-    ) {
-        while let Some(output) = self.responder.poll_output() {
-            match output {
-                ResponderOutput::Retransmit {
-                    subscriber,
-                    seq,
-                    packet,
-                } => {
-                    if forwarded == Some(seq) {
-                        self.stats.repairs_forwarded += 1;
-                        continue;
-                    }
-                    self.stats.repairs_sent += 1;
-                    actions.push(RecoveryAction::Retransmit {
-                        subscription: subscriber,
-                        stream,
-                        ext_seq: self.to_router_ext(seq),
-                        packet,
-                    });
-                }
-                ResponderOutput::RequestUpstream { seq } => {
-                    // Folded into the detector's own schedule: a packet it
-                    // already NACKs is not asked for twice.
-                    self.detector.request_repair(now, seq);
-                }
-            }
-        }
-    }
-
-    fn collect(&self) -> ShieldStats {
-        ShieldStats {
-            hop: HopStats::collect(&self.detector, &self.responder),
-            ..self.stats
-        }
+        self.streams_refused_per_session += other.streams_refused_per_session;
+        self.timer_runs += other.timer_runs;
     }
 }
 
@@ -378,6 +217,14 @@ pub struct Shield {
     config: ShieldConfig,
     default_rtt: Option<Duration>,
     streams: Map<StreamKey, StreamShield>,
+    /// The publishing session of each live track, as the router announced
+    /// it; as bounded as the router's tracks (entries leave with them).
+    track_sessions: Map<TrackId, SessionId>,
+    /// Streams shielded per publishing session; sessions with none have
+    /// no entry, so at most `max_streams` entries.
+    session_streams: Map<SessionId, usize>,
+    /// When each stream's timers are next due.
+    timers: Timers,
     /// Counters of streams that ended, so totals never go backwards.
     retired: ShieldStats,
 }
@@ -392,6 +239,9 @@ impl Shield {
             config,
             default_rtt: None,
             streams: Map::default(),
+            track_sessions: Map::default(),
+            session_streams: Map::default(),
+            timers: Timers::default(),
             retired: ShieldStats::default(),
         })
     }
@@ -442,23 +292,78 @@ impl Shield {
         self.streams.len()
     }
 
+    /// Streams shielded for `session`'s tracks now.
+    pub fn session_stream_count(&self, session: SessionId) -> usize {
+        self.session_streams.get(&session).copied().unwrap_or(0)
+    }
+
+    /// The shield of `stream`, created on its first packet if the table
+    /// and its publishing session's share have room.
     fn stream(&mut self, stream: StreamKey) -> Option<&mut StreamShield> {
         let full = self.streams.len() >= self.config.max_streams;
+        let session = self.track_sessions.get(&stream.track).copied();
+        let share = session.map(|s| self.session_streams.get(&s).copied().unwrap_or(0));
+        let share_full = share.is_some_and(|n| n >= self.config.max_streams_per_session);
         match self.streams.entry(stream) {
             Entry::Occupied(e) => Some(e.into_mut()),
             Entry::Vacant(_) if full => {
                 self.retired.streams_refused += 1;
                 None
             }
-            // `new` validated this configuration already.
+            Entry::Vacant(_) if share_full => {
+                self.retired.streams_refused_per_session += 1;
+                None
+            }
             Entry::Vacant(e) => {
-                Some(e.insert(StreamShield::new(&self.config, self.default_rtt).ok()?))
+                // `new` validated this configuration already.
+                let mut shield = StreamShield::new(&self.config, self.default_rtt).ok()?;
+                shield.session = session;
+                if let Some(s) = session {
+                    *self.session_streams.entry(s).or_default() += 1;
+                }
+                self.timers.reserve_stream();
+                Some(e.insert(shield))
+            }
+        }
+    }
+
+    /// Queues `stream`'s next wake-up if a change moved it earlier.
+    fn reschedule(&mut self, stream: StreamKey, not_before: Instant) {
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        if let Some(at) = s.wake_at(not_before) {
+            self.timers.push(at, stream, &self.streams);
+        }
+    }
+
+    /// A stream ended: its counters are kept, its share given back.
+    fn retire(
+        retired: &mut ShieldStats,
+        session_streams: &mut Map<SessionId, usize>,
+        s: &StreamShield,
+    ) {
+        let mut ended = s.collect();
+        // Gauges of a dropped cache are zero; its peak stays counted.
+        ended.hop.cache_packets = 0;
+        ended.hop.cache_bytes = 0;
+        retired.merge(&ended);
+        if let Some(session) = s.session
+            && let Entry::Occupied(mut e) = session_streams.entry(session)
+        {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
             }
         }
     }
 }
 
 impl LossRecovery for Shield {
+    fn on_track_published(&mut self, track: TrackId, session: SessionId) {
+        self.track_sessions.insert(track, session);
+    }
+
     fn on_publisher_packet(
         &mut self,
         now: Instant,
@@ -494,6 +399,10 @@ impl LossRecovery for Shield {
             // With no reorder delay configured the gap is due at once.
             s.send_nacks(now, stream, actions);
         }
+        // O(1): both deadlines are kept, not searched for.
+        if let Some(at) = s.wake_at(now) {
+            self.timers.push(at, stream, &self.streams);
+        }
         true
     }
 
@@ -515,6 +424,7 @@ impl LossRecovery for Shield {
         }
         s.drain_responder(now, stream, None, actions);
         s.send_nacks(now, stream, actions);
+        self.reschedule(stream, now);
     }
 
     fn on_subscription_closed(&mut self, subscription: SubscriptionId) {
@@ -524,34 +434,32 @@ impl LossRecovery for Shield {
     }
 
     fn on_track_closed(&mut self, track: TrackId) {
-        let retired = &mut self.retired;
+        self.track_sessions.remove(&track);
+        let (retired, session_streams) = (&mut self.retired, &mut self.session_streams);
+        // Their queued wake-ups go stale and are skipped.
         self.streams.retain(|key, s| {
             if key.track != track {
                 return true;
             }
-            let mut ended = s.collect();
-            // Gauges of a dropped cache are zero; its peak stays counted.
-            ended.hop.cache_packets = 0;
-            ended.hop.cache_bytes = 0;
-            retired.merge(&ended);
+            Self::retire(retired, session_streams, s);
             false
         });
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.streams
-            .values()
-            .flat_map(|s| [s.detector.poll_timeout(), s.responder.poll_timeout()])
-            .flatten()
-            .min()
+        self.timers.next()
     }
 
     fn handle_timeout(&mut self, now: Instant, actions: &mut RecoveryActions) {
-        for (&key, s) in &mut self.streams {
-            s.detector.handle_timeout(now);
-            s.responder.handle_timeout(now);
-            s.send_nacks(now, key, actions);
-            s.drain_responder(now, key, None, actions);
+        // Only the streams whose deadline has passed, each once.
+        while let Some(key) = self.timers.pop_due(now, &mut self.streams) {
+            let Some(s) = self.streams.get_mut(&key) else {
+                continue;
+            };
+            s.run_timers(now, key, actions);
+            if let Some(at) = s.wake_at(now + RETRY_GUARD) {
+                self.timers.push(at, key, &self.streams);
+            }
         }
     }
 }

@@ -261,6 +261,7 @@ impl<R: LossRecovery> Router<R> {
         let name = config.name.clone();
         s.tracks.insert(name.clone(), id);
         self.tracks.insert(id, Track::new(session, config));
+        self.recovery.on_track_published(id, session);
         self.touch(now);
         self.events.push_back(RouterEvent::TrackPublished {
             session,

@@ -221,6 +221,85 @@ impl ShieldCall {
     }
 }
 
+/// A router with the shield and any number of publishing sessions, each
+/// with single-layer VP8 tracks, for the shield's table and timer tests.
+pub struct Hop {
+    pub router: Router<Shield>,
+    pub now: Instant,
+    next_ssrc: u32,
+}
+
+impl Hop {
+    pub fn new(config: ShieldConfig) -> Self {
+        Self {
+            router: Router::with_loss_recovery(
+                RouterConfig::default(),
+                Shield::new(config).unwrap(),
+            ),
+            now: Instant::now(),
+            next_ssrc: 0x1000,
+        }
+    }
+
+    /// A session publishing `tracks` single-layer VP8 tracks with RTX;
+    /// returns it and each track's media SSRC.
+    pub fn publisher(&mut self, tracks: usize) -> (SessionId, Vec<u32>) {
+        let session = self
+            .router
+            .create_session(
+                self.now,
+                SessionConfig {
+                    rtcp_ssrc: Some(0xAAAA),
+                    ..SessionConfig::default()
+                },
+            )
+            .unwrap();
+        let mut ssrcs = Vec::new();
+        for i in 0..tracks {
+            let ssrc = self.next_ssrc;
+            self.next_ssrc += 2;
+            self.router
+                .publish_track(
+                    self.now,
+                    session,
+                    TrackConfig::video(
+                        format!("cam{i}"),
+                        CodecConfig::new(96, Codec::Vp8).with_rtx(97),
+                        vec![LayerConfig::ssrc(ssrc).with_rtx(ssrc + 1)],
+                    ),
+                )
+                .unwrap();
+            ssrcs.push(ssrc);
+        }
+        (session, ssrcs)
+    }
+
+    pub fn send(&mut self, session: SessionId, ssrc: u32, seq: u16) {
+        let payload = ShieldCall::payload(seq, seq == 0);
+        let p = rtp(ssrc, 96, seq, u32::from(seq) * 3000, &payload);
+        self.router.handle_rtp(self.now, session, p).unwrap();
+    }
+
+    /// Runs 10 ms of timers; the sequence numbers NACKed to `session`.
+    pub fn nacks_to(&mut self, session: SessionId) -> Vec<u16> {
+        let mut nacked = Vec::new();
+        for _ in 0..10 {
+            self.now += Duration::from_millis(1);
+            if self.router.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.router.handle_timeout(self.now);
+            }
+            while let Some(o) = self.router.poll_output() {
+                if let sfu_core::Output::Rtcp { session: s, packet } = o
+                    && s == session
+                {
+                    nacked.extend(nack_seqs(&packet));
+                }
+            }
+        }
+        nacked
+    }
+}
+
 pub fn rtp(ssrc: u32, pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Bytes {
     Rtp::new(ssrc, pt, seq, ts).payload(payload).bytes()
 }
