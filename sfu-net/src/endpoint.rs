@@ -13,8 +13,9 @@ use crate::dtls::Certificate;
 use crate::error::Error;
 use crate::event::{CloseReason, EndpointEvent, Transmit};
 use crate::ice::{CheckRejection, Path, local_ufrag_of};
+use crate::pool::BufferPool;
 use crate::session::{SessionKey, TransportConfig};
-use crate::srtp::SrtpDrop;
+use crate::srtp::{self, SrtpDrop};
 use crate::stats::EndpointStats;
 use crate::stun::{self, StunMessage};
 use crate::transport::{DtlsSignals, Transport};
@@ -97,7 +98,17 @@ pub struct Endpoint<K: SessionKey> {
     stats: EndpointStats,
     stun_scratch: Vec<u8>,
     id_scratch: Vec<K>,
+    /// Outgoing datagrams: blocks come back once the driver sent them.
+    tx_pool: BufferPool,
+    /// Decrypted RTP: blocks come back once the retransmission caches
+    /// let go of their packets.
+    rx_pool: BufferPool,
 }
+
+/// Blocks of 64 KiB kept for reuse: sends die within a turn; received
+/// packets live in the NACK caches for about a second.
+const TX_BLOCKS: usize = 16;
+const RX_BLOCKS: usize = 64;
 
 /// Queues a datagram unless the queue is full (then counts it).
 fn push_transmit(
@@ -143,6 +154,8 @@ impl<K: SessionKey> Endpoint<K> {
             stats: EndpointStats::default(),
             stun_scratch: Vec::with_capacity(128),
             id_scratch: Vec::new(),
+            tx_pool: BufferPool::new(TX_BLOCKS),
+            rx_pool: BufferPool::new(RX_BLOCKS),
         })
     }
 
@@ -276,7 +289,8 @@ impl<K: SessionKey> Endpoint<K> {
         let protected = if rtcp {
             srtp.protect_rtcp(packet)?
         } else {
-            srtp.protect_rtp(packet)?
+            let out = self.tx_pool.buffer(packet.len() + srtp::MAX_TAG_LEN);
+            srtp.protect_rtp_into(packet, out)?
         };
         push_transmit(
             &mut self.transmits,
@@ -427,7 +441,7 @@ impl<K: SessionKey> Endpoint<K> {
                 local: path.1,
             });
         }
-        let response = Bytes::copy_from_slice(&self.stun_scratch);
+        let response = self.tx_pool.copy(&self.stun_scratch);
         if push_transmit(
             &mut self.transmits,
             &mut self.stats,
@@ -461,6 +475,8 @@ impl<K: SessionKey> Endpoint<K> {
         match result {
             Ok(signals) => {
                 self.stats.dtls_application_data += signals.application_data;
+                // Junk from the peer's path: dropped, the session kept.
+                self.stats.dtls_records_dropped += signals.records_dropped;
                 if let Some(profile) = signals.connected {
                     self.events.push_back(EndpointEvent::Connected {
                         session: id,
@@ -490,7 +506,19 @@ impl<K: SessionKey> Endpoint<K> {
         let result = if rtcp {
             srtp.unprotect_rtcp_at(now, datagram)
         } else {
-            srtp.unprotect_rtp_at(now, datagram)
+            // Decrypted where it lies, in a pooled buffer.
+            let buf = self.rx_pool.buffer(datagram.len());
+            buf.extend_from_slice(datagram);
+            match srtp.unprotect_rtp_in_place_at(now, buf) {
+                Ok(len) => {
+                    buf.truncate(len);
+                    Ok(self.rx_pool.finish())
+                }
+                Err(e) => {
+                    buf.clear();
+                    Err(e)
+                }
+            }
         };
         match result {
             Ok(packet) if rtcp => self.push_event(EndpointEvent::Rtcp {

@@ -92,6 +92,7 @@ pub mod dtls;
 mod endpoint;
 mod error;
 mod event;
+mod pool;
 pub mod ice;
 pub mod node;
 pub mod sdp;

@@ -40,6 +40,10 @@ const SRTP_REPLAY_WINDOW: usize = 1024;
 /// SRTCP replay window in packets.
 const SRTCP_REPLAY_WINDOW: usize = 128;
 
+/// The longest SRTP authentication tag of any profile (AES-GCM's 16
+/// bytes): room to leave after a packet protected in place.
+pub const MAX_TAG_LEN: usize = 16;
+
 /// A DTLS-SRTP protection profile (RFC 5764, RFC 7714).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -382,6 +386,33 @@ impl SrtpSession {
         packet.clear();
         packet.extend_from_slice(&protected);
         Ok(())
+    }
+
+    /// Encrypts one RTP packet into `out` (an empty buffer with room for
+    /// the packet and its tag, from the endpoint's pool) and splits it off:
+    /// under AES-GCM nothing is allocated.
+    pub fn protect_rtp_into(&mut self, packet: &[u8], out: &mut BytesMut) -> Result<Bytes, Error> {
+        rtp_ssrc(packet).ok_or(Error::PacketMalformed("RTP"))?;
+        out.clear();
+        out.extend_from_slice(packet);
+        let sealed = match &mut self.gcm {
+            Some((_, tx)) => tx.protect(out),
+            None => match self.tx.encrypt_rtp(packet) {
+                Ok(protected) => {
+                    out.clear();
+                    out.extend_from_slice(&protected);
+                    Ok(())
+                }
+                Err(e) => Err(Error::SrtpProtect(e.to_string())),
+            },
+        };
+        match sealed {
+            Ok(()) => Ok(out.split().freeze()),
+            Err(e) => {
+                out.clear();
+                Err(e)
+            }
+        }
     }
 
     /// Encrypts one compound RTCP packet.

@@ -214,7 +214,12 @@ impl GcmRtp {
     }
 
     /// Encrypts the RTP packet in `packet` in place and appends the tag.
-    pub(crate) fn protect(&mut self, packet: &mut Vec<u8>) -> Result<(), Error> {
+    /// Encrypts the RTP packet in `packet` where it lies and appends the
+    /// tag; `packet` is a `Vec` or a pooled `BytesMut`.
+    pub(crate) fn protect<B>(&mut self, packet: &mut B) -> Result<(), Error>
+    where
+        B: std::ops::DerefMut<Target = [u8]> + for<'a> Extend<&'a u8>,
+    {
         let header_len = rtp_header_len(packet).ok_or(Error::PacketMalformed("RTP"))?;
         let (ssrc, seq) = ssrc_seq(packet).ok_or(Error::PacketMalformed("RTP"))?;
         let i = match self.stream(ssrc) {
@@ -238,7 +243,7 @@ impl GcmRtp {
             .key
             .seal_in_place_separate_tag(nonce, Aad::from(&*header), payload)
             .map_err(|_| Error::SrtpProtect("AES-GCM seal failed".into()))?;
-        packet.extend_from_slice(tag.as_ref());
+        packet.extend(tag.as_ref());
         if let Some(stream) = self.streams.get_mut(i) {
             stream.accept(index);
         }
