@@ -6,6 +6,16 @@
 //! AES128_CM_HMAC_SHA1_80. dimpl hard-codes that list with 256-GCM first;
 //! the workspace patches it (`vendor/README.md`), as nothing outside the
 //! engine can change the choice without breaking the handshake transcript.
+//!
+//! DTLS junk from the session's own path (a forged or broken record,
+//! during or after the handshake) is dropped and counted, never fatal.
+//! Records no DTLS 1.2 client sends are screened out before they reach
+//! dimpl, whose receive queue holds 30 datagrams and would otherwise fill
+//! with them mid-handshake; a datagram dimpl refuses because that queue is
+//! full is dropped, the only dimpl error that leaves its state untouched.
+//! Every other dimpl error (the peer's fatal alert, the handshake timeout,
+//! a Finished that does not verify, ...) still ends the session, as do a
+//! fingerprint mismatch and a handshake without an SRTP profile.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,6 +27,10 @@ use ring::digest;
 
 use crate::error::Error;
 use crate::srtp::SrtpProfile;
+
+mod screen;
+
+use screen::Screen;
 
 /// SHA-256 certificate fingerprint, as in `a=fingerprint:sha-256 AB:CD:…`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,6 +194,8 @@ pub(crate) struct DtlsProgress {
     pub close_notify: bool,
     /// Application data records (data channels are not supported: dropped).
     pub application_data: u64,
+    /// Junk records from the peer's path, dropped with the session kept.
+    pub records_dropped: u64,
 }
 
 /// The DTLS server side of one session.
@@ -190,6 +206,8 @@ pub(crate) struct DtlsServer {
     connected: bool,
     next_timeout: Option<Instant>,
     scratch: Vec<u8>,
+    /// Keeps junk from the peer's path out of dimpl.
+    screen: Screen,
 }
 
 impl fmt::Debug for DtlsServer {
@@ -216,6 +234,7 @@ impl DtlsServer {
             connected: false,
             next_timeout: None,
             scratch: vec![0; 2048],
+            screen: Screen::default(),
         }
     }
 
@@ -231,8 +250,25 @@ impl DtlsServer {
     ) -> Result<DtlsProgress, Error> {
         // dimpl keeps a logical clock: refresh it before every input.
         self.dtls.handle_timeout(now).map_err(dtls_error)?;
-        self.dtls.handle_packet(packet).map_err(dtls_error)?;
-        self.drain(transmit)
+        let screened = self.screen.screen(packet, self.connected);
+        let mut records_dropped = screened.dropped;
+        if screened.kept > 0 {
+            let forwarded = if screened.rebuilt {
+                &self.screen.kept[..]
+            } else {
+                packet
+            };
+            match self.dtls.handle_packet(forwarded) {
+                Ok(()) => {}
+                // The whole datagram was refused before dimpl looked
+                // further: its records are dropped, the engine is as before.
+                Err(dimpl::Error::ReceiveQueueFull) => records_dropped += screened.kept,
+                Err(e) => return Err(dtls_error(e)),
+            }
+        }
+        let mut progress = self.drain(transmit)?;
+        progress.records_dropped = records_dropped;
+        Ok(progress)
     }
 
     pub(crate) fn handle_timeout(

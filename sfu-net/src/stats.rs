@@ -36,6 +36,12 @@ pub struct EndpointStats {
     pub dtls_unknown_source: u64,
     /// DTLS application data (data channels are not supported).
     pub dtls_application_data: u64,
+    /// DTLS records from a session's own path dropped as junk, the session
+    /// kept: records no DTLS 1.2 client sends (malformed, an unknown
+    /// content type, version or epoch, a handshake message only a server
+    /// sends, a fragment outside its message, ...) and records refused
+    /// because the DTLS engine's receive queue was full.
+    pub dtls_records_dropped: u64,
     /// RTP/RTCP from a path no valid check came from.
     pub media_unknown_source: u64,
     /// RTP/RTCP on a valid path before DTLS keyed SRTP.

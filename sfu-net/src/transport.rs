@@ -20,6 +20,8 @@ pub(crate) struct DtlsSignals {
     pub close_notify: bool,
     /// DTLS application data records dropped (no data channels here).
     pub application_data: u64,
+    /// DTLS junk records from the peer's path dropped, the session kept.
+    pub records_dropped: u64,
 }
 
 /// Per-session transport state.
@@ -127,6 +129,7 @@ impl Transport {
         let mut signals = DtlsSignals {
             close_notify: progress.close_notify,
             application_data: progress.application_data,
+            records_dropped: progress.records_dropped,
             ..DtlsSignals::default()
         };
         if let Some((material, profile)) = progress.keys {
