@@ -18,6 +18,7 @@ use crate::session::{SessionKey, TransportConfig};
 use crate::srtp::{self, SrtpDrop};
 use crate::stats::EndpointStats;
 use crate::stun::{self, StunMessage};
+use crate::timers::SessionTimers;
 use crate::transport::{DtlsSignals, Transport};
 
 /// Limits and timers of an [`Endpoint`]. `#[non_exhaustive]`: start from
@@ -97,7 +98,8 @@ pub struct Endpoint<K: SessionKey> {
     events: VecDeque<EndpointEvent<K>>,
     stats: EndpointStats,
     stun_scratch: Vec<u8>,
-    id_scratch: Vec<K>,
+    /// Each session's next DTLS retransmission or consent expiry.
+    timers: SessionTimers<K>,
     /// Outgoing datagrams: blocks come back once the driver sent them.
     tx_pool: BufferPool,
     /// Decrypted RTP: blocks come back once the retransmission caches
@@ -153,7 +155,7 @@ impl<K: SessionKey> Endpoint<K> {
             events: VecDeque::new(),
             stats: EndpointStats::default(),
             stun_scratch: Vec::with_capacity(128),
-            id_scratch: Vec::new(),
+            timers: SessionTimers::new(),
             tx_pool: BufferPool::new(TX_BLOCKS),
             rx_pool: BufferPool::new(RX_BLOCKS),
         })
@@ -230,6 +232,8 @@ impl<K: SessionKey> Endpoint<K> {
             self.config.max_remote_ssrcs,
         );
         self.by_ufrag.insert(ufrag, id);
+        self.timers
+            .schedule(id, transport.next_timeout(self.config.consent_timeout));
         self.sessions.insert(id, transport);
         Ok(())
     }
@@ -313,31 +317,35 @@ impl<K: SessionKey> Endpoint<K> {
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next: the
-    /// earliest DTLS retransmission or consent expiry of any session.
+    /// earliest DTLS retransmission or consent expiry of any session (a
+    /// peek, whatever the number of sessions; it may be a little early).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let consent = self.config.consent_timeout;
-        self.sessions
-            .values()
-            .map(|t| t.next_timeout(consent))
-            .min()
+        self.timers.next()
     }
 
     /// Fires due DTLS retransmissions and closes sessions whose consent
-    /// expired.
+    /// expired; only the sessions whose deadline passed are visited.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut ids = std::mem::take(&mut self.id_scratch);
-        ids.clear();
-        ids.extend(self.sessions.keys().copied());
-        for &id in &ids {
+        while let Some(id) = self.timers.pop_due(now) {
+            self.run_timers(now, id);
+            if let Some(t) = self.sessions.get(&id) {
+                let next = t.next_timeout(self.config.consent_timeout);
+                self.timers.schedule(id, next);
+            }
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant, id: K) {
+        {
             let Some(t) = self.sessions.get_mut(&id) else {
-                continue;
+                return;
             };
             if t.consent_expired(now, self.config.consent_timeout) {
                 self.remove_session(id, CloseReason::ConsentExpired);
-                continue;
+                return;
             }
             if !t.dtls_due(now) {
-                continue;
+                return;
             }
             let result = match t.ice.selected() {
                 Some(path) => {
@@ -351,7 +359,6 @@ impl<K: SessionKey> Endpoint<K> {
             };
             self.after_dtls(id, result);
         }
-        self.id_scratch = ids;
     }
 
     /// Handles one datagram received on `local` from `remote`.
@@ -468,6 +475,9 @@ impl<K: SessionKey> Endpoint<K> {
         let result = t.handle_dtls(now, datagram, &mut |p: &[u8]| {
             push_transmit(transmits, stats, max, reply_path, Bytes::copy_from_slice(p));
         });
+        // A flight may have started a retransmission timer.
+        let next = t.next_timeout(self.config.consent_timeout);
+        self.timers.schedule(id, next);
         self.after_dtls(id, result);
     }
 
@@ -551,6 +561,7 @@ impl<K: SessionKey> Endpoint<K> {
         let Some(t) = self.sessions.remove(&id) else {
             return;
         };
+        self.timers.forget(id);
         self.by_ufrag.remove(t.ice.credentials().ufrag().as_bytes());
         for path in t.ice.paths() {
             if self.by_path.get(path) == Some(&id) {

@@ -100,6 +100,7 @@ mod session;
 pub mod srtp;
 mod stats;
 pub mod stun;
+mod timers;
 mod transport;
 
 pub use dtls::{Certificate, Fingerprint};

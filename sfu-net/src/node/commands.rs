@@ -78,7 +78,8 @@ impl Node {
             stops_pending: false,
         };
         self.sessions
-            .insert(session, Session::new(Link::Client(Box::new(client)), now));
+            .insert(session, Session::new(Link::Client(Box::new(client))));
+        self.unnegotiated.push_back((now, session));
         Ok(session)
     }
 

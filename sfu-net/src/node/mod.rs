@@ -101,6 +101,11 @@ pub struct Node {
     rng: ChaCha20Rng,
     send_buf: Vec<u8>,
     negotiation_timeout: std::time::Duration,
+    /// Client sessions in creation order with when they were made, for
+    /// the negotiation deadline: the oldest is at the front, so finding the
+    /// next deadline is a look at the front, not a walk over all sessions.
+    /// Sessions that negotiated or closed are dropped from the front.
+    unnegotiated: VecDeque<(Instant, SessionId)>,
     track_idle_timeout: std::time::Duration,
     /// When a client track can next have gone idle (`None`: none published).
     next_idle_check: Option<Instant>,
@@ -157,6 +162,7 @@ impl Node {
             rng: ChaCha20Rng::from_seed(config.seed),
             send_buf: vec![0; 2048],
             negotiation_timeout: config.negotiation_timeout,
+            unnegotiated: VecDeque::new(),
             track_idle_timeout: config.track_idle_timeout,
             next_idle_check: None,
             max_queued_events: config.max_queued_events,
@@ -252,17 +258,16 @@ impl Node {
         if self.router.poll_timeout().is_some_and(|t| t <= now) {
             self.router.handle_timeout(now);
         }
-        if self.negotiation_deadline().is_some_and(|t| t <= now) {
-            let stale: Vec<SessionId> = self
+        while let Some(&(created, id)) = self.unnegotiated.front() {
+            if created + self.negotiation_timeout > now {
+                break;
+            }
+            self.unnegotiated.pop_front();
+            let waiting = self
                 .sessions
-                .iter()
-                .filter(|(_, s)| {
-                    s.client().is_some_and(|c| !c.transport)
-                        && s.created + self.negotiation_timeout <= now
-                })
-                .map(|(id, _)| *id)
-                .collect();
-            for id in stale {
+                .get(&id)
+                .is_some_and(|s| s.client().is_some_and(|c| !c.transport));
+            if waiting {
                 self.remove(now, id, crate::CloseReason::NeverNegotiated);
             }
         }
@@ -301,12 +306,12 @@ impl Node {
         .min()
     }
 
+    /// The oldest client session's negotiation deadline; it may have
+    /// negotiated since (an early wake-up that drops it from the queue).
     fn negotiation_deadline(&self) -> Option<Instant> {
-        self.sessions
-            .values()
-            .filter(|s| s.client().is_some_and(|c| !c.transport))
-            .map(|s| s.created + self.negotiation_timeout)
-            .min()
+        self.unnegotiated
+            .front()
+            .map(|(created, _)| *created + self.negotiation_timeout)
     }
 
     fn random_u32(&mut self) -> u32 {

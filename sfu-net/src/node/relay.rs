@@ -176,7 +176,7 @@ impl Node {
             srtp,
         };
         self.sessions
-            .insert(session, Session::new(Link::Relay(Box::new(link)), now));
+            .insert(session, Session::new(Link::Relay(Box::new(link))));
         self.relays.insert(remote, session);
         Ok(session)
     }

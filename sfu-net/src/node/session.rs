@@ -100,17 +100,15 @@ pub(crate) enum Link {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub link: Link,
-    pub created: Instant,
     pub published: Vec<Published>,
     pub senders: Vec<Sender>,
     pub waiting: Vec<WaitingPull>,
 }
 
 impl Session {
-    pub fn new(link: Link, created: Instant) -> Self {
+    pub fn new(link: Link) -> Self {
         Self {
             link,
-            created,
             published: Vec::new(),
             senders: Vec::new(),
             waiting: Vec::new(),
