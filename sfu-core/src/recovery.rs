@@ -5,7 +5,7 @@
 //! `sfu-nack`'s shield answers from a cache instead.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::packet::RtpPacket;
 use crate::{LayerIndex, SessionId, SubscriptionId, TrackId};
@@ -95,6 +95,11 @@ pub trait LossRecovery: Send + 'static {
     /// `session` published `track` (before any of its packets): lets a hook
     /// that keeps per-stream state share it out per publishing session.
     fn on_track_published(&mut self, _track: TrackId, _session: SessionId) {}
+
+    /// The router measured the round trip to `subscription`'s subscriber
+    /// (from a receiver report answering one of its sender reports): a
+    /// hook that retransmits can pace repeats by it.
+    fn on_subscription_rtt(&mut self, _subscription: SubscriptionId, _rtt: Duration) {}
 
     /// A subscription ended: forget what it was waiting for.
     fn on_subscription_closed(&mut self, _subscription: SubscriptionId) {}

@@ -223,6 +223,9 @@ pub struct Shield {
     /// Streams shielded per publishing session; sessions with none have
     /// no entry, so at most `max_streams` entries.
     session_streams: Map<SessionId, usize>,
+    /// The round trip to each subscription's subscriber, as the router
+    /// last measured it; as bounded as the router's subscriptions.
+    subscription_rtts: Map<SubscriptionId, Duration>,
     /// When each stream's timers are next due.
     timers: Timers,
     /// Counters of streams that ended, so totals never go backwards.
@@ -241,6 +244,7 @@ impl Shield {
             streams: Map::default(),
             track_sessions: Map::default(),
             session_streams: Map::default(),
+            subscription_rtts: Map::default(),
             timers: Timers::default(),
             retired: ShieldStats::default(),
         })
@@ -417,6 +421,10 @@ impl LossRecovery for Shield {
         let Some(s) = self.streams.get_mut(&stream) else {
             return;
         };
+        // Repeats to this subscriber are paced by its own round trip.
+        if let Some(&rtt) = self.subscription_rtts.get(&subscription) {
+            s.responder.set_subscriber_rtt(subscription, rtt);
+        }
         for &ext in lost {
             // Truncation is the point: the responder keys by wire number.
             #[allow(clippy::cast_possible_truncation)]
@@ -427,7 +435,12 @@ impl LossRecovery for Shield {
         self.reschedule(stream, now);
     }
 
+    fn on_subscription_rtt(&mut self, subscription: SubscriptionId, rtt: Duration) {
+        self.subscription_rtts.insert(subscription, rtt);
+    }
+
     fn on_subscription_closed(&mut self, subscription: SubscriptionId) {
+        self.subscription_rtts.remove(&subscription);
         for s in self.streams.values_mut() {
             s.responder.remove_subscriber(subscription);
         }

@@ -6,11 +6,15 @@
 //! the same 17 packets 5 440 times per RTCP compound was sent 5 440
 //! packets per compound. Two limits close that, both per subscriber:
 //!
-//! - **Once per packet per interval.** A packet retransmitted to a
-//!   subscriber is not retransmitted to it again until
-//!   [`ResponderConfig::retransmit_interval`](crate::ResponderConfig::retransmit_interval)
-//!   has passed (about one RTT: before that, the copy already sent cannot
-//!   have been found missing). Repeats within one compound or across
+//! - **Once per packet per round trip.** A packet retransmitted to a
+//!   subscriber is not retransmitted to it again for three quarters of its
+//!   RTT (before a full one, the copy already sent cannot have been found
+//!   missing; the quarter off absorbs the difference between our estimate
+//!   and the subscriber's), at least
+//!   [`min_retransmit_interval`](crate::ResponderConfig::min_retransmit_interval),
+//!   or for
+//!   [`retransmit_interval`](crate::ResponderConfig::retransmit_interval)
+//!   while its RTT is unknown. Repeats within one compound or across
 //!   compounds collapse into one. mediasoup's `RtpStreamSend` does the
 //!   same per consumer, with a 100 ms default RTT.
 //! - **A byte budget.** A token bucket that refills by a share of the bytes
@@ -34,8 +38,11 @@ const UNITS_PER_BYTE: u64 = 100;
 /// The limits, copied out of the responder's configuration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
-    /// Repeats of one packet to one subscriber are refused within this.
+    /// Repeats of one packet to one subscriber are refused within this
+    /// while its RTT is unknown.
     pub interval: Duration,
+    /// The least repeat interval a known RTT can make.
+    pub min_interval: Duration,
     /// Refill: this percentage of every byte the track stores.
     pub share_percent: u32,
     /// The budget's ceiling (and a new subscriber's starting budget).
@@ -68,6 +75,8 @@ struct Subscriber<S> {
     tokens: u64,
     /// The track's stored-byte count when the budget was last refilled.
     credited: u64,
+    /// Repeats of one packet are refused within this many milliseconds.
+    interval_ms: u32,
     /// Indexed like the cache ring: the low 32 bits of the extended
     /// sequence number last retransmitted from that slot, and when (in
     /// milliseconds since the table's epoch, plus one: 0 is "never").
@@ -124,11 +133,10 @@ impl<S: Copy + Eq> Subscribers<S> {
         // 2^32 packets apart, never both in a cache window.
         #[allow(clippy::cast_possible_truncation)]
         let tag = ext as u32;
-        let interval_ms = u32::try_from(limits.interval.as_millis()).unwrap_or(u32::MAX);
         if let Some(&(t, at)) = entry.sent.get(index)
             && t == tag
             && at != 0
-            && stamp.wrapping_sub(at) < interval_ms
+            && stamp.wrapping_sub(at) < entry.interval_ms
         {
             return Some(Err(Refusal::Repeat));
         }
@@ -146,6 +154,16 @@ impl<S: Copy + Eq> Subscribers<S> {
             *slot = (tag, stamp);
         }
         Some(Ok(()))
+    }
+
+    /// The round trip to `subscriber` is `rtt`: its repeat interval becomes
+    /// three quarters of it, at least the configured minimum. Ignored when
+    /// the subscriber has no state and the table is full.
+    pub fn set_rtt(&mut self, subscriber: S, rtt: Duration, stored_bytes: u64) {
+        let interval = (rtt * 3 / 4).max(self.limits.min_interval);
+        if let Some(entry) = self.entry(subscriber, stored_bytes) {
+            entry.interval_ms = millis(interval);
+        }
     }
 
     /// Forgets `subscriber` (it left); its table is kept for reuse.
@@ -185,6 +203,7 @@ impl<S: Copy + Eq> Subscribers<S> {
             id: Some(subscriber),
             tokens: self.limits.max_tokens(),
             credited: stored_bytes,
+            interval_ms: millis(self.limits.interval),
             sent: Box::default(),
         };
         if let Some(i) = self.entries.iter().position(|e| e.id.is_none()) {
@@ -215,4 +234,9 @@ impl<S> Subscriber<S> {
         let refill = new_bytes.saturating_mul(u64::from(limits.share_percent));
         self.tokens = self.tokens.saturating_add(refill).min(limits.max_tokens());
     }
+}
+
+/// `d` in whole milliseconds, saturating.
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }

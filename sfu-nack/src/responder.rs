@@ -22,13 +22,19 @@ pub struct ResponderConfig {
     pub max_waiters_per_packet: usize,
     /// Most outputs queued between drains; more are refused and counted.
     pub max_queued_outputs: usize,
-    /// A packet retransmitted to a subscriber is not retransmitted to it
-    /// again within this (counted in
-    /// [`ResponderStats::repeats_suppressed`]): about one round trip, the
-    /// least time after which the copy sent can have been found missing.
-    /// The responder is not told subscribers' RTTs, so this is a fixed
-    /// floor; zero turns the check off.
+    /// A packet retransmitted to a subscriber whose RTT is unknown is not
+    /// retransmitted to it again within this (counted in
+    /// [`ResponderStats::repeats_suppressed`]): a round trip, the least
+    /// time after which the copy sent can have been found missing, taken
+    /// as 100 ms until [`Responder::set_subscriber_rtt`] tells it. Zero
+    /// turns the check off for such subscribers.
     pub retransmit_interval: Duration,
+    /// Once a subscriber's RTT is known, repeats are refused for three
+    /// quarters of it (the quarter off absorbs the difference between our
+    /// estimate and the subscriber's own retry timing), but never for less
+    /// than this: 10 ms, so a report claiming a tiny RTT still collapses
+    /// the repeats of one RTCP compound.
+    pub min_retransmit_interval: Duration,
     /// Each subscriber's retransmission budget refills by this percentage
     /// of the bytes the track stores (its own bitrate); requests beyond it
     /// are refused and counted in [`ResponderStats::budget_refused`].
@@ -55,6 +61,7 @@ impl Default for ResponderConfig {
             max_waiters_per_packet: 1024,
             max_queued_outputs: 4096,
             retransmit_interval: Duration::from_millis(100),
+            min_retransmit_interval: Duration::from_millis(10),
             retransmit_share_percent: 25,
             retransmit_burst_bytes: 64 * 1024,
             max_subscribers: 1024,
@@ -95,6 +102,12 @@ impl ResponderConfig {
         self
     }
 
+    /// Sets [`ResponderConfig::min_retransmit_interval`].
+    pub fn with_min_retransmit_interval(mut self, min_retransmit_interval: Duration) -> Self {
+        self.min_retransmit_interval = min_retransmit_interval;
+        self
+    }
+
     /// Sets [`ResponderConfig::retransmit_share_percent`].
     pub fn with_retransmit_share_percent(mut self, retransmit_share_percent: u32) -> Self {
         self.retransmit_share_percent = retransmit_share_percent;
@@ -116,6 +129,7 @@ impl ResponderConfig {
     fn limits(&self) -> Limits {
         Limits {
             interval: self.retransmit_interval,
+            min_interval: self.min_retransmit_interval,
             share_percent: self.retransmit_share_percent,
             burst_bytes: self.retransmit_burst_bytes,
             max_subscribers: self.max_subscribers,
@@ -200,10 +214,11 @@ impl<S> Pending<S> {
 /// `Bytes`-backed packet).
 ///
 /// A hostile subscriber cannot turn NACKs into a flood: a cache hit is
-/// retransmitted to a subscriber at most once per
-/// [`retransmit_interval`](ResponderConfig::retransmit_interval), and only
-/// while its byte budget (a share of the track's own bitrate, with a burst)
-/// lasts; refusals are counted in [`ResponderStats`].
+/// retransmitted to a subscriber at most once per round trip (see
+/// [`set_subscriber_rtt`](Self::set_subscriber_rtt); 100 ms while
+/// unknown), and only while its byte budget (a share of the track's own
+/// bitrate, with a burst) lasts; refusals are counted in
+/// [`ResponderStats`].
 ///
 /// Run loop: [`handle_packet`](Self::handle_packet) for every packet that
 /// arrives from upstream (originals and repairs), `handle_nack` for every
@@ -390,6 +405,16 @@ impl<S: Copy + Eq, P: Clone> Responder<S, P> {
     /// The next thing to do, oldest first.
     pub fn poll_output(&mut self) -> Option<ResponderOutput<S, P>> {
         self.outputs.pop_front()
+    }
+
+    /// The round trip to `subscriber` (e.g. from its receiver reports) is
+    /// `rtt`: from now on a packet is not retransmitted to it again within
+    /// three quarters of it (at least
+    /// [`ResponderConfig::min_retransmit_interval`]) instead of
+    /// [`ResponderConfig::retransmit_interval`]. Ignored when the
+    /// subscriber has no retransmission state and the table is full.
+    pub fn set_subscriber_rtt(&mut self, subscriber: S, rtt: Duration) {
+        self.subscribers.set_rtt(subscriber, rtt, self.stored_bytes);
     }
 
     /// Forgets `subscriber` everywhere it is waiting, and its

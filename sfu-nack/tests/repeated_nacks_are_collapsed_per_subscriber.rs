@@ -1,9 +1,10 @@
 //! A packet retransmitted to a subscriber is not retransmitted to that
-//! subscriber again within the retransmit interval (100 ms by default,
-//! about one RTT): the same number NACKed several times in one compound,
-//! or again by the next compound, yields one retransmission. Other
-//! subscribers have their own, and once the interval has passed the packet
-//! goes again (a retransmission can be lost too).
+//! subscriber again for about one RTT (three quarters of its RTT once
+//! known, at least 10 ms; 100 ms until then): the same number NACKed
+//! several times in one compound, or again by the next compound, yields
+//! one retransmission. Other subscribers have their own, and once the
+//! interval has passed the packet goes again (a retransmission can be lost
+//! too).
 
 // Tests fail loudly on the first unexpected `None` or `Err`.
 #![allow(clippy::unwrap_used)]
@@ -117,4 +118,36 @@ fn subscribers_with_state_are_bounded() {
     // Room again once one leaves.
     r.remove_subscriber(0);
     assert_eq!(r.handle_nack(t0, 2, 1), NackAnswer::Retransmitted);
+}
+
+#[test]
+fn a_known_rtt_paces_repeats_at_three_quarters_of_it() {
+    let t0 = Instant::now();
+    let mut r = responder(t0);
+    // 40 ms round trip: repeats are refused for 30 ms.
+    r.set_subscriber_rtt(1, 40 * MS);
+    assert_eq!(r.handle_nack(t0, 1, 50), NackAnswer::Retransmitted);
+    assert_eq!(r.handle_nack(t0 + 29 * MS, 1, 50), NackAnswer::Suppressed);
+    assert_eq!(
+        r.handle_nack(t0 + 30 * MS, 1, 50),
+        NackAnswer::Retransmitted
+    );
+    // A claimed 2 ms round trip still collapses one compound's repeats,
+    // for the 10 ms floor.
+    r.set_subscriber_rtt(2, 2 * MS);
+    assert_eq!(r.handle_nack(t0, 2, 50), NackAnswer::Retransmitted);
+    assert_eq!(r.handle_nack(t0, 2, 50), NackAnswer::Suppressed);
+    assert_eq!(r.handle_nack(t0 + 9 * MS, 2, 50), NackAnswer::Suppressed);
+    assert_eq!(
+        r.handle_nack(t0 + 10 * MS, 2, 50),
+        NackAnswer::Retransmitted
+    );
+    // A long round trip waits longer than the 100 ms default.
+    r.set_subscriber_rtt(3, 400 * MS);
+    assert_eq!(r.handle_nack(t0, 3, 50), NackAnswer::Retransmitted);
+    assert_eq!(r.handle_nack(t0 + 299 * MS, 3, 50), NackAnswer::Suppressed);
+    assert_eq!(
+        r.handle_nack(t0 + 300 * MS, 3, 50),
+        NackAnswer::Retransmitted
+    );
 }

@@ -153,6 +153,9 @@ impl<R: LossRecovery> Router<R> {
             if let Some(p) = sub.policy.as_mut() {
                 p.on_feedback(now, &feedback);
             }
+            if let Some(rtt) = rtt {
+                self.recovery.on_subscription_rtt(id, rtt);
+            }
             if let (Some(rtt), Some(s)) = (rtt, self.sessions.get_mut(&session)) {
                 s.rtt = Some(rtt);
             }
