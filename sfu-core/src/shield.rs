@@ -2,10 +2,12 @@
 //! router as its [`LossRecovery`].
 //!
 //! Per published stream (a layer of a track) the shield runs a
-//! [`LossDetector`] on the publisher leg, which NACKs upstream with retries,
-//! and a [`Responder`] that owns the stream's [`RetransmitCache`] of parsed
-//! packets and answers subscribers' NACKs from it. A packet the cache lacks
-//! is asked of the publisher once, however many subscribers want it.
+//! [`LossDetector`](sfu_nack::LossDetector) on the publisher leg, which
+//! NACKs upstream with retries, and a [`Responder`](sfu_nack::Responder)
+//! that owns the stream's [`RetransmitCache`](sfu_nack::RetransmitCache)
+//! of parsed packets and answers subscribers' NACKs from it. A packet the
+//! cache lacks is asked of the publisher once, however many subscribers
+//! want it.
 //!
 //! # Who delivers a repair
 //!
@@ -19,8 +21,9 @@
 //! packet this hop already had (a network duplicate, a second repair) is
 //! not fanned out again: [`LossRecovery::on_publisher_packet`] returns
 //! `false` for it. A subscriber that lost a packet the hop did forward gets
-//! it from the cache as a [`RecoveryAction::Retransmit`] (RTX when it
-//! negotiated RTX).
+//! it from the cache as a
+//! [`RecoveryAction::Retransmit`](crate::RecoveryAction::Retransmit) (RTX
+//! when it negotiated RTX).
 //!
 //! # Sharing the table, and timers
 //!
