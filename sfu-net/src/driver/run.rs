@@ -28,12 +28,23 @@ pub(crate) const WAKER: Token = Token(16);
 /// Batches read from one socket per turn before calls and timers run.
 const READS_PER_TURN: usize = 8;
 
+/// Queued datagrams at which a batch being handled is sent before its
+/// next datagram: well under the endpoint's queue bound (16 384), which a
+/// batch of publisher packets times a thousand viewers would pass.
+const FLUSH_AT: usize = 4096;
+
 pub(crate) struct Shell {
     node: Node,
     sockets: Vec<MediaSocket>,
+    batch: RecvBatch,
+    out: Out,
+}
+
+/// What sends the node's datagrams and hands its events on: apart from
+/// the receive batch, so a batch can be flushed halfway through.
+struct Out {
     events: Sender<NodeEvent>,
     shared: Arc<Shared>,
-    batch: RecvBatch,
     transmits: Vec<Transmit>,
     /// The allocation behind each flush's list of datagrams to send, kept
     /// across flushes so a steady stream allocates nothing per turn.
@@ -57,11 +68,13 @@ impl Shell {
         Self {
             node,
             sockets,
-            events,
-            shared,
             batch: RecvBatch::default(),
-            transmits: Vec::with_capacity(udp::BATCH * 8),
-            outgoing: Vec::with_capacity(udp::BATCH * 8),
+            out: Out {
+                events,
+                shared,
+                transmits: Vec::with_capacity(udp::BATCH * 8),
+                outgoing: Vec::with_capacity(udp::BATCH * 8),
+            },
         }
     }
 
@@ -81,7 +94,7 @@ impl Shell {
         let mut readable = vec![true; self.sockets.len()];
         let mut events = Events::with_capacity(64);
         let mut now = Instant::now();
-        while !self.shared.stop.load(Ordering::Relaxed) {
+        while !self.out.shared.stop.load(Ordering::Relaxed) {
             let timeout = if readable.contains(&true) {
                 Some(std::time::Duration::ZERO)
             } else {
@@ -117,7 +130,9 @@ impl Shell {
             // The end of this turn is the next one's "now" (its poll
             // timeout), so measuring costs one clock read a turn.
             now = Instant::now();
-            self.shared.count_turn(now.saturating_duration_since(woke));
+            self.out
+                .shared
+                .count_turn(now.saturating_duration_since(woke));
         }
         self.node.close_all(Instant::now());
         self.flush();
@@ -140,6 +155,9 @@ impl Shell {
                         // arrived: ICE paths and replies use that address.
                         let to = SocketAddr::new(d.to.unwrap_or(local.ip()), local.port());
                         self.node.handle_datagram(now, d.from, to, d.data);
+                        if self.node.queued_transmits() >= FLUSH_AT {
+                            self.out.flush(&mut self.node, &self.sockets);
+                        }
                     }
                     self.flush();
                 }
@@ -148,15 +166,21 @@ impl Shell {
         true
     }
 
+    fn flush(&mut self) {
+        self.out.flush(&mut self.node, &self.sockets);
+    }
+}
+
+impl Out {
     /// Sends everything the node queued, each datagram from the socket of
     /// its destination's family, then hands its events on.
-    fn flush(&mut self) {
-        while let Some(t) = self.node.poll_transmit() {
+    fn flush(&mut self, node: &mut Node, sockets: &[MediaSocket]) {
+        while let Some(t) = node.poll_transmit() {
             self.transmits.push(t);
         }
         if !self.transmits.is_empty() {
             let mut batch = recycle(std::mem::take(&mut self.outgoing));
-            for m in &self.sockets {
+            for m in sockets {
                 // Only a wildcard socket needs to be told the source address
                 // (a control message per datagram); a bound one has one.
                 let wildcard = m.local.ip().is_unspecified();
@@ -185,7 +209,7 @@ impl Shell {
             self.outgoing = recycle(batch);
             self.transmits.clear();
         }
-        while let Some(event) = self.node.poll_event() {
+        while let Some(event) = node.poll_event() {
             // A full channel means nobody reads events: drop, never block
             // the media plane.
             let _ = self.events.try_send(event);

@@ -277,6 +277,14 @@ impl Node {
         self.pump(now);
     }
 
+    /// Datagrams queued for [`Node::poll_transmit`]. One publisher packet
+    /// queues one per subscriber, so a loop that hands the node a batch of
+    /// datagrams drains when this grows large, before the bounded queue
+    /// (`EndpointConfig::max_queued`) refuses more.
+    pub fn queued_transmits(&self) -> usize {
+        self.endpoint.queued_transmits() + self.relay_transmits.len()
+    }
+
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let t = self
