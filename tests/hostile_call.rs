@@ -248,7 +248,7 @@ fn a_live_call_keeps_flowing_while_every_attack_hits_the_server() {
     let mut next_frame = Instant::now();
     let send_media = |publisher: &mut Wire, next_frame: &mut Instant, frame: &mut u64| {
         if Instant::now() >= *next_frame {
-            let keyframe = *frame % u64::from(FPS) == 0;
+            let keyframe = frame.is_multiple_of(u64::from(FPS));
             publisher
                 .peer
                 .send_vp8_frame(

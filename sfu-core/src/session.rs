@@ -162,6 +162,9 @@ pub(crate) struct Subscription {
     pub track: Option<TrackId>,
     pub ssrc: u32,
     pub rtx_ssrc: Option<u32>,
+    /// The next sequence number of the RTX stream, which numbers its own
+    /// packets (RFC 4588 §4): the original's rides in the OSN.
+    pub rtx_seq: u16,
     pub codecs: Vec<CodecConfig>,
     pub mid: Option<String>,
     pub policy: Option<Box<dyn SubscriptionPolicy>>,

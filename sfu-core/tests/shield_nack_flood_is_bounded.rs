@@ -91,14 +91,14 @@ fn a_nack_flood_gets_no_more_than_its_budget() {
                     retransmitted_bytes += len;
                     retransmissions += 1;
                     sent_at
-                        .entry(out.sequence_number)
+                        .entry(out.rtx_osn.unwrap_or(out.sequence_number))
                         .or_default()
                         .push(call.now);
                 } else if out.ssrc == flooder.ssrc {
                     newest_to_flooder = out.sequence_number;
                 }
             } else if session == honest.session && out.ssrc == honest_rtx {
-                honest_repaired.push(out.sequence_number);
+                honest_repaired.push(out.rtx_osn.unwrap_or(out.sequence_number));
             }
         }
         call.advance(Duration::from_millis(10));

@@ -365,7 +365,7 @@ impl<R: LossRecovery> Router<R> {
         ext_seq: u64,
         packet: &RtpPacket,
     ) {
-        let Some(sub) = self.subs.get(&id) else {
+        let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
         let Some(track) = self.tracks.get(&stream.track) else {
@@ -398,7 +398,11 @@ impl<R: LossRecovery> Router<R> {
         let ts = packet.timestamp.wrapping_add(sub.rewriter.ts_delta());
         let (ssrc, payload_type, sequence_number, rtx_osn) =
             match (sub.rtx_ssrc, out_codec.rtx_payload_type) {
-                (Some(rtx_ssrc), Some(rtx_pt)) => (rtx_ssrc, rtx_pt, seq, Some(seq)),
+                (Some(rtx_ssrc), Some(rtx_pt)) => {
+                    let rtx_seq = sub.rtx_seq;
+                    sub.rtx_seq = rtx_seq.wrapping_add(1);
+                    (rtx_ssrc, rtx_pt, rtx_seq, Some(seq))
+                }
                 _ => (sub.ssrc, out_codec.payload_type, seq, None),
             };
         self.stats.retransmissions_sent += 1;

@@ -356,6 +356,7 @@ impl<R: LossRecovery> Router<R> {
                 track: None,
                 ssrc: config.ssrc,
                 rtx_ssrc: config.rtx_ssrc,
+                rtx_seq: 0,
                 codecs: config.codecs,
                 mid: config.mid,
                 policy: config.policy,
