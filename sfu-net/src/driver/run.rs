@@ -28,6 +28,12 @@ pub(crate) const WAKER: Token = Token(16);
 /// Batches read from one socket per turn before calls and timers run.
 const READS_PER_TURN: usize = 8;
 
+/// Datagrams a turn sends before it stops reading, so calls and timers
+/// also run soon under a large fan-out (eight batches of publisher packets
+/// to a thousand viewers each would be a turn of over a second): a turn
+/// then lasts about this many sends plus one batch's fan-out.
+const SENDS_PER_TURN: usize = 8192;
+
 /// Queued datagrams at which a batch being handled is sent before its
 /// next datagram: well under the endpoint's queue bound (16 384), which a
 /// batch of publisher packets times a thousand viewers would pass.
@@ -49,6 +55,8 @@ struct Out {
     /// The allocation behind each flush's list of datagrams to send, kept
     /// across flushes so a steady stream allocates nothing per turn.
     outgoing: Vec<Outgoing<'static>>,
+    /// Datagrams handed to the kernel since the turn began.
+    sent_in_turn: usize,
 }
 
 /// An empty vector on `v`'s allocation, for borrows of another lifetime
@@ -74,6 +82,7 @@ impl Shell {
                 shared,
                 transmits: Vec::with_capacity(udp::BATCH * 8),
                 outgoing: Vec::with_capacity(udp::BATCH * 8),
+                sent_in_turn: 0,
             },
         }
     }
@@ -113,6 +122,7 @@ impl Shell {
                     *r = true;
                 }
             }
+            self.out.sent_in_turn = 0;
             for (i, r) in readable.iter_mut().enumerate() {
                 if *r {
                     *r = self.read(i);
@@ -138,10 +148,14 @@ impl Shell {
         self.flush();
     }
 
-    /// Reads up to [`READS_PER_TURN`] batches from socket `i`; whether it
-    /// may still have more.
+    /// Reads up to [`READS_PER_TURN`] batches from socket `i`, fewer once
+    /// the turn sent [`SENDS_PER_TURN`] datagrams; whether it may still
+    /// have more.
     fn read(&mut self, i: usize) -> bool {
         for _ in 0..READS_PER_TURN {
+            if self.out.sent_in_turn >= SENDS_PER_TURN {
+                return true;
+            }
             let Some(m) = self.sockets.get(i) else {
                 return false;
             };
@@ -198,6 +212,7 @@ impl Out {
                 if batch.is_empty() {
                     continue;
                 }
+                self.sent_in_turn += batch.len();
                 let report = udp::send_batch(&m.socket, &batch);
                 self.shared
                     .send_refused
