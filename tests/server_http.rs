@@ -418,6 +418,12 @@ fn https_serves_with_a_certificate_from_files() {
         "sfu_driver_turns_total ",
         "sfu_driver_busy_seconds_total ",
         "sfu_driver_longest_turn_seconds ",
+        "sfu_retransmissions_refused_total{reason=\"repeat\"} ",
+        "sfu_retransmissions_refused_total{reason=\"budget\"} ",
+        "sfu_shield_streams_refused_total{scope=\"session\"} ",
+        "sfu_dropped_total{reason=\"dtls_record_refused\"} ",
+        "sfu_dropped_total{reason=\"srtp_learning_budget_spent\"} ",
+        "sfu_dropped_total{reason=\"stun_check_rate_exceeded\"} ",
     ] {
         assert!(metrics.contains(name), "no {name} in\n{metrics}");
     }

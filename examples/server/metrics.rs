@@ -162,6 +162,27 @@ pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> Stri
         "Retransmissions sent.",
         &[("", r.retransmissions_sent)],
     );
+    let shield = &stats.node.shield;
+    metric(
+        m,
+        "retransmissions_refused_total",
+        "counter",
+        "Retransmissions the NACK shield refused a subscriber: the same packet within about an RTT, or past its byte budget.",
+        &[
+            ("reason=\"repeat\"", shield.hop.responder.repeats_suppressed),
+            ("reason=\"budget\"", shield.hop.responder.budget_refused),
+        ],
+    );
+    metric(
+        m,
+        "shield_streams_refused_total",
+        "counter",
+        "Packets of streams the NACK shield could not take on (node-wide or per-session capacity), forwarded without repair.",
+        &[
+            ("scope=\"node\"", shield.streams_refused),
+            ("scope=\"session\"", shield.streams_refused_per_session),
+        ],
+    );
     metric(
         m,
         "keyframe_requests_total",
@@ -199,6 +220,7 @@ pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> Stri
             ),
             ("reason=\"dtls_unknown_source\"", e.dtls_unknown_source),
             ("reason=\"dtls_application_data\"", e.dtls_application_data),
+            ("reason=\"dtls_record_refused\"", e.dtls_records_dropped),
             ("reason=\"media_unknown_source\"", e.media_unknown_source),
             ("reason=\"media_before_keys\"", e.media_before_keys),
             ("reason=\"srtp_malformed\"", e.srtp_malformed),

@@ -10,7 +10,7 @@
 
 mod shield_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sfu_core::{LossRecovery, ShieldConfig};
 use shield_common::Hop;
@@ -40,28 +40,17 @@ fn driver_turns_with_nothing_due_do_not_walk_the_missing_packets() {
     assert_eq!(before.hop.detector.nacks_sent, 200 * 500);
     assert_eq!(before.timer_runs, 200, "each stream's timers ran once");
 
-    let started = Instant::now();
     for _ in 0..TURNS {
         hop.now += Duration::from_micros(1);
         let _ = hop.router.poll_timeout();
         hop.router.handle_timeout(hop.now);
     }
-    let spent = started.elapsed();
-    println!("{TURNS} turns with 100 000 missing entries: {spent:?}");
-
     let after = hop.router.loss_recovery().stats();
     assert_eq!(after.timer_runs, before.timer_runs, "no stream was due");
     assert_eq!(
         after.hop.detector.nacks_sent,
         before.hop.detector.nacks_sent
     );
-    // Walking every entry twice a turn is ~10^9 visits here (seconds); a
-    // heap peek a turn is microseconds even unoptimised on a busy machine.
-    assert!(
-        spent < Duration::from_secs(1),
-        "{TURNS} idle turns took {spent:?}"
-    );
-
     // The next deadline is the first retry (1.25 x the 100 ms initial RTT).
     let next = hop.router.loss_recovery().poll_timeout().unwrap();
     assert!(next > hop.now);

@@ -58,6 +58,10 @@ pub struct NodeStats {
     pub endpoint: EndpointStats,
     /// The router's counters.
     pub router: sfu_core::RouterStats,
+    /// The NACK shield's counters, summed over its streams: repairs,
+    /// retransmissions refused to a subscriber (repeats, budget) and
+    /// streams refused (node or session capacity).
+    pub shield: sfu_core::ShieldStats,
     /// Live sessions (clients and relay links).
     pub sessions: usize,
     /// Published tracks in the router (clients' and relay links').
@@ -195,6 +199,7 @@ impl Node {
         NodeStats {
             endpoint: self.endpoint.stats(),
             router: self.router.stats(),
+            shield: self.router.loss_recovery().stats(),
             sessions: self.sessions.len(),
             tracks: self.router.track_count(),
             subscriptions: self.router.subscription_count(),
