@@ -28,7 +28,7 @@ use ring::digest;
 use crate::error::Error;
 use crate::srtp::SrtpProfile;
 
-mod screen;
+pub mod screen;
 
 use screen::Screen;
 

@@ -11,7 +11,7 @@
 /// Screens one session's datagrams; holds the rebuilt datagram and the
 /// ChangeCipherSpec count.
 #[derive(Debug, Default)]
-pub(crate) struct Screen {
+pub struct Screen {
     /// The records of the last datagram the screen kept, when it dropped
     /// others.
     pub kept: Vec<u8>,
@@ -24,7 +24,7 @@ impl Screen {
     /// can have sent (`connected`: its handshake with us is complete);
     /// when it drops any, the kept ones are copied, in order, into
     /// [`kept`](Self::kept).
-    pub(crate) fn screen(&mut self, datagram: &[u8], connected: bool) -> Screened {
+    pub fn screen(&mut self, datagram: &[u8], connected: bool) -> Screened {
         let mut screened = Screened::default();
         let mut at = 0;
         while let Some(rest) = datagram.get(at..).filter(|r| !r.is_empty()) {
@@ -118,7 +118,7 @@ const MAX_CCS_BEFORE_CONNECTED: u32 = 8;
 
 /// What [`Screen::screen`] made of one datagram.
 #[derive(Debug, Default)]
-pub(crate) struct Screened {
+pub struct Screened {
     /// Records kept, to hand to dimpl.
     pub kept: u64,
     /// Records dropped.
