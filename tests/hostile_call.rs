@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use sfu_testkit::forged;
 use sfu_testkit::peer::{Direction, Peer, PeerConfig};
 use sfu_testkit::rng::Rng;
 use support::server::{Server, get, request, rss_kib, start};
@@ -186,45 +187,6 @@ fn dtls_junk(rng: &mut Rng, message_seq: u16) -> Vec<u8> {
     r
 }
 
-/// CRC-32 (ISO-HDLC), for STUN's FINGERPRINT.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A binding request with `username`, a MESSAGE-INTEGRITY that is wrong
-/// and a right FINGERPRINT (anyone can compute one): the server pays an
-/// HMAC for each.
-fn stun_with_wrong_integrity(rng: &mut Rng, username: &str) -> Vec<u8> {
-    let name = username.as_bytes();
-    let padded = name.len().div_ceil(4) * 4;
-    let length = 4 + padded + 4 + 20 + 8;
-    let mut m = vec![0x00, 0x01];
-    m.extend_from_slice(&(length as u16).to_be_bytes());
-    m.extend_from_slice(&0x2112_a442u32.to_be_bytes());
-    m.extend((0..12).map(|_| rng.next_u64() as u8));
-    m.extend_from_slice(&[0x00, 0x06]);
-    m.extend_from_slice(&(name.len() as u16).to_be_bytes());
-    m.extend_from_slice(name);
-    m.resize(20 + 4 + padded, 0);
-    m.extend_from_slice(&[0x00, 0x08, 0x00, 20]);
-    m.extend((0..20).map(|_| rng.next_u64() as u8));
-    let fingerprint = crc32(&m) ^ 0x5354_554e;
-    m.extend_from_slice(&[0x80, 0x28, 0x00, 4]);
-    m.extend_from_slice(&fingerprint.to_be_bytes());
-    m
-}
-
 #[test]
 fn a_live_call_keeps_flowing_while_every_attack_hits_the_server() {
     let server = start(None, &["--log", "error"]);
@@ -239,7 +201,7 @@ fn a_live_call_keeps_flowing_while_every_attack_hits_the_server() {
     connect(&mut [&mut publisher, &mut honest, &mut hostile]);
     let media_mid = publisher.peer.mids()[0].0.clone();
     let hostile_mid = hostile.receiving_mid();
-    let honest_username = format!("{}:{}", ice_ufrag(&honest_answer), honest.peer.ufrag());
+    let honest_ufrags = (ice_ufrag(&honest_answer), honest.peer.ufrag().to_owned());
     let sfu = publisher.peer.sending_ssrcs(&media_mid);
     assert!(!sfu.is_empty());
 
@@ -294,7 +256,11 @@ fn a_live_call_keeps_flowing_while_every_attack_hits_the_server() {
                             .map(|_| rng.next_u64() as u8)
                             .collect()
                     } else {
-                        stun_with_wrong_integrity(&mut rng, &honest_username)
+                        forged::check_with_wrong_integrity(
+                            &mut rng,
+                            &honest_ufrags.0,
+                            &honest_ufrags.1,
+                        )
                     };
                     let _ = socket.send_to(&d, media_addr);
                 }

@@ -8,6 +8,7 @@
 //! - [`peer`]: a stand-in WebRTC client (SDP offers and answers, ICE checks,
 //!   a DTLS client, SRTP) built only on implementations we did not write;
 //! - [`alloc`]: a per-thread counting allocator for no-allocation tests;
+//! - [`forged`]: datagrams a stranger builds to make an SFU work;
 //! - [`use_srtp`]: the SRTP profiles a DTLS hello offers or selects, and a
 //!   ClientHello rewritten to offer others.
 //!
@@ -15,6 +16,7 @@
 #![allow(missing_docs)]
 
 pub mod alloc;
+pub mod forged;
 pub mod netem;
 pub mod peer;
 pub mod rng;
