@@ -226,6 +226,10 @@ pub struct Shield {
     /// Streams shielded per publishing session; sessions with none have
     /// no entry, so at most `max_streams` entries.
     session_streams: Map<SessionId, usize>,
+    /// Sessions outside the per-session share: trunks that carry many
+    /// publishers' tracks (a cascade's relay link), as the application
+    /// names them; as bounded as its sessions (it removes them).
+    trunks: Map<SessionId, ()>,
     /// The round trip to each subscription's subscriber, as the router
     /// last measured it; as bounded as the router's subscriptions.
     subscription_rtts: Map<SubscriptionId, Duration>,
@@ -247,6 +251,7 @@ impl Shield {
             streams: Map::default(),
             track_sessions: Map::default(),
             session_streams: Map::default(),
+            trunks: Map::default(),
             subscription_rtts: Map::default(),
             timers: Timers::default(),
             retired: ShieldStats::default(),
@@ -299,6 +304,19 @@ impl Shield {
         self.streams.len()
     }
 
+    /// Takes `session` out of (`true`) or back into the per-session share
+    /// ([`ShieldConfig::max_streams_per_session`]): for a session that
+    /// carries many publishers' tracks, such as a relay link between
+    /// nodes, which only the node-wide bound then limits. Call it with
+    /// `false` when that session closes.
+    pub fn set_trunk(&mut self, session: SessionId, trunk: bool) {
+        if trunk {
+            self.trunks.insert(session, ());
+        } else {
+            self.trunks.remove(&session);
+        }
+    }
+
     /// Streams shielded for `session`'s tracks now.
     pub fn session_stream_count(&self, session: SessionId) -> usize {
         self.session_streams.get(&session).copied().unwrap_or(0)
@@ -310,7 +328,8 @@ impl Shield {
         let full = self.streams.len() >= self.config.max_streams;
         let session = self.track_sessions.get(&stream.track).copied();
         let share = session.map(|s| self.session_streams.get(&s).copied().unwrap_or(0));
-        let share_full = share.is_some_and(|n| n >= self.config.max_streams_per_session);
+        let trunk = session.is_some_and(|s| self.trunks.contains_key(&s));
+        let share_full = !trunk && share.is_some_and(|n| n >= self.config.max_streams_per_session);
         match self.streams.entry(stream) {
             Entry::Occupied(e) => Some(e.into_mut()),
             Entry::Vacant(_) if full => {

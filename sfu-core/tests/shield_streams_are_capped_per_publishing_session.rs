@@ -66,3 +66,29 @@ fn the_global_bound_still_holds() {
     assert_eq!(stats.streams_refused_per_session, 4);
     assert_eq!(stats.streams_refused, 4);
 }
+
+/// A relay link between nodes carries every track relayed over it: marked
+/// a trunk, it is held to the node-wide bound only.
+#[test]
+fn a_trunk_is_outside_the_per_session_share() {
+    let mut hop = Hop::new(ShieldConfig::default().with_max_streams_per_session(4));
+    let (link, ssrcs) = hop.publisher(10);
+    hop.router.loss_recovery_mut().set_trunk(link, true);
+    for &ssrc in &ssrcs {
+        hop.send(link, ssrc, 0);
+    }
+    assert_eq!(hop.router.loss_recovery().session_stream_count(link), 10);
+    assert_eq!(
+        hop.router
+            .loss_recovery()
+            .stats()
+            .streams_refused_per_session,
+        0
+    );
+    // A client session beside it keeps its share of 4.
+    let (client, client_ssrcs) = hop.publisher(6);
+    for &ssrc in &client_ssrcs {
+        hop.send(client, ssrc, 0);
+    }
+    assert_eq!(hop.router.loss_recovery().session_stream_count(client), 4);
+}

@@ -507,6 +507,7 @@ impl Node {
         };
         if let Link::Relay(link) = &s.link {
             self.relays.remove(&link.remote);
+            self.router.loss_recovery_mut().set_trunk(session, false);
         }
         for w in &s.waiting {
             if let Some(list) = self.waiting.get_mut(&(w.publisher, w.name.clone())) {

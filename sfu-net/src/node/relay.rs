@@ -178,6 +178,9 @@ impl Node {
         self.sessions
             .insert(session, Session::new(Link::Relay(Box::new(link))));
         self.relays.insert(remote, session);
+        // A link carries every track relayed between the two nodes: the
+        // per-session share of the shield is for clients.
+        self.router.loss_recovery_mut().set_trunk(session, true);
         Ok(session)
     }
 
