@@ -20,8 +20,9 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, Algorithm, LessSafeKey, Nonce, UnboundKey};
 use sfu_net::SrtpProfile;
 use sfu_net::srtp::{DtlsRole, SrtpSession};
 use sfu_testkit::rtp::Rtp;
@@ -35,21 +36,29 @@ fn rtp_packet() -> Vec<u8> {
     Rtp::new(SSRC, 96, 0, 0).payload(&payload).build()
 }
 
-fn srtp(c: &mut Criterion) {
-    let mut group = c.benchmark_group("srtp");
-    group.throughput(Throughput::Bytes(PACKET_LEN as u64));
-
-    let profile = SrtpProfile::AeadAes128Gcm;
-    let material: Vec<u8> = (0..profile.keying_material_len())
+/// Keying material of `profile`'s length, the same for every bench.
+fn material(profile: SrtpProfile) -> Vec<u8> {
+    (0..profile.keying_material_len())
         .map(|i| i as u8)
-        .collect();
-    let mut sender = SrtpSession::from_dtls_keying(&material, profile, DtlsRole::Client).unwrap();
+        .collect()
+}
+
+/// A sender and a receiver keyed from the same DTLS exporter output.
+fn sessions(profile: SrtpProfile) -> (SrtpSession, SrtpSession) {
+    let material = material(profile);
+    let sender = SrtpSession::from_dtls_keying(&material, profile, DtlsRole::Client).unwrap();
     let mut receiver = SrtpSession::from_dtls_keying(&material, profile, DtlsRole::Server).unwrap();
     receiver.allow_remote_ssrc(SSRC);
+    (sender, receiver)
+}
+
+/// `id`: protect one packet in its buffer, then unprotect it, with `profile`.
+fn in_place(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, profile: SrtpProfile) {
+    let (mut sender, mut receiver) = sessions(profile);
     let mut packet = rtp_packet();
     packet.reserve(16);
     let mut seq = 0u16;
-    group.bench_function("gcm_protect_unprotect_1200", |b| {
+    group.bench_function(id, |b| {
         b.iter(|| {
             // A fresh sequence number each time, or the replay window drops it.
             seq = seq.wrapping_add(1);
@@ -61,90 +70,86 @@ fn srtp(c: &mut Criterion) {
             packet.truncate(len);
         })
     });
+}
+
+/// `id`: the floor, ring's `algorithm` sealing and opening the payload in
+/// place with the header as AAD.
+fn raw_seal_open(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    algorithm: &'static Algorithm,
+    key: &[u8],
+) {
+    let key = LessSafeKey::new(UnboundKey::new(algorithm, key).unwrap());
+    let mut buf = rtp_packet();
+    let mut counter = 0u64;
+    group.bench_function(id, |b| {
+        b.iter(|| {
+            counter += 1;
+            let mut iv = [0u8; 12];
+            iv[4..].copy_from_slice(&counter.to_be_bytes());
+            let (header, payload) = buf.split_at_mut(HEADER_LEN);
+            let tag = key
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(iv),
+                    Aad::from(&*header),
+                    payload,
+                )
+                .unwrap();
+            key.open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(iv),
+                Aad::from(&*header),
+                tag,
+                payload,
+                0..,
+            )
+            .unwrap();
+            black_box(&buf);
+        })
+    });
+}
+
+fn srtp(c: &mut Criterion) {
+    let mut group = c.benchmark_group("srtp");
+    group.throughput(Throughput::Bytes(PACKET_LEN as u64));
+
+    in_place(
+        &mut group,
+        "gcm_protect_unprotect_1200",
+        SrtpProfile::AeadAes128Gcm,
+    );
+    let (mut sender, mut receiver) = sessions(SrtpProfile::AeadAes128Gcm);
+    let mut owned = rtp_packet();
+    let mut seq = 0u16;
     group.bench_function("gcm_protect_unprotect_1200_owned", |b| {
         b.iter(|| {
             seq = seq.wrapping_add(1);
-            packet[2..4].copy_from_slice(&seq.to_be_bytes());
-            let wire = sender.protect_rtp(black_box(&packet)).unwrap();
+            owned[2..4].copy_from_slice(&seq.to_be_bytes());
+            let wire = sender.protect_rtp(black_box(&owned)).unwrap();
             let plain = receiver.unprotect_rtp(black_box(&wire)).unwrap();
             black_box(plain);
         })
     });
-
-    let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &material[..16]).unwrap());
-    let mut buf = rtp_packet();
-    let mut counter = 0u64;
-    group.bench_function("raw_aes128gcm_seal_open_1200", |b| {
-        b.iter(|| {
-            counter += 1;
-            let mut iv = [0u8; 12];
-            iv[4..].copy_from_slice(&counter.to_be_bytes());
-            let (header, payload) = buf.split_at_mut(HEADER_LEN);
-            let tag = key
-                .seal_in_place_separate_tag(
-                    Nonce::assume_unique_for_key(iv),
-                    Aad::from(&*header),
-                    payload,
-                )
-                .unwrap();
-            key.open_in_place_separate_tag(
-                Nonce::assume_unique_for_key(iv),
-                Aad::from(&*header),
-                tag,
-                payload,
-                0..,
-            )
-            .unwrap();
-            black_box(&buf);
-        })
-    });
+    let material_128 = material(SrtpProfile::AeadAes128Gcm);
+    raw_seal_open(
+        &mut group,
+        "raw_aes128gcm_seal_open_1200",
+        &AES_128_GCM,
+        &material_128[..16],
+    );
     // The same in-place path and floor with SRTP_AEAD_AES_256_GCM.
-    let profile = SrtpProfile::AeadAes256Gcm;
-    let material: Vec<u8> = (0..profile.keying_material_len())
-        .map(|i| i as u8)
-        .collect();
-    let mut sender = SrtpSession::from_dtls_keying(&material, profile, DtlsRole::Client).unwrap();
-    let mut receiver = SrtpSession::from_dtls_keying(&material, profile, DtlsRole::Server).unwrap();
-    receiver.allow_remote_ssrc(SSRC);
-    let mut packet = rtp_packet();
-    packet.reserve(16);
-    group.bench_function("gcm256_protect_unprotect_1200", |b| {
-        b.iter(|| {
-            seq = seq.wrapping_add(1);
-            packet[2..4].copy_from_slice(&seq.to_be_bytes());
-            sender.protect_rtp_in_place(black_box(&mut packet)).unwrap();
-            let len = receiver
-                .unprotect_rtp_in_place(black_box(&mut packet))
-                .unwrap();
-            packet.truncate(len);
-        })
-    });
-    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &material[..32]).unwrap());
-    let mut buf = rtp_packet();
-    group.bench_function("raw_aes256gcm_seal_open_1200", |b| {
-        b.iter(|| {
-            counter += 1;
-            let mut iv = [0u8; 12];
-            iv[4..].copy_from_slice(&counter.to_be_bytes());
-            let (header, payload) = buf.split_at_mut(HEADER_LEN);
-            let tag = key
-                .seal_in_place_separate_tag(
-                    Nonce::assume_unique_for_key(iv),
-                    Aad::from(&*header),
-                    payload,
-                )
-                .unwrap();
-            key.open_in_place_separate_tag(
-                Nonce::assume_unique_for_key(iv),
-                Aad::from(&*header),
-                tag,
-                payload,
-                0..,
-            )
-            .unwrap();
-            black_box(&buf);
-        })
-    });
+    in_place(
+        &mut group,
+        "gcm256_protect_unprotect_1200",
+        SrtpProfile::AeadAes256Gcm,
+    );
+    let material_256 = material(SrtpProfile::AeadAes256Gcm);
+    raw_seal_open(
+        &mut group,
+        "raw_aes256gcm_seal_open_1200",
+        &AES_256_GCM,
+        &material_256[..32],
+    );
     group.finish();
 }
 
@@ -162,9 +167,7 @@ fn srtp_learning(c: &mut Criterion) {
     let mut group = c.benchmark_group("srtp_learning");
     group.throughput(Throughput::Elements(1));
     let profile = SrtpProfile::AeadAes128Gcm;
-    let material: Vec<u8> = (0..profile.keying_material_len())
-        .map(|i| i as u8)
-        .collect();
+    let material = material(profile);
     let mut peer = SrtpSession::from_dtls_keying(&material, profile, DtlsRole::Client).unwrap();
     let forged: Vec<Vec<u8>> = (0..4096u32)
         .map(|i| {
