@@ -71,3 +71,13 @@ pub fn pump_events(events: Events, listeners: Vec<std::sync::Arc<dyn Listener>>)
         .map(drop)
         .unwrap_or_else(|e| tracing::error!("cannot start the event thread: {e}"));
 }
+
+/// A real session id, as the node would hand out (for unit tests of the
+/// tables that key by it).
+#[cfg(test)]
+pub fn test_session() -> sfu::net::SessionId {
+    let mut router = sfu::router::Router::new(sfu::router::RouterConfig::default());
+    router
+        .create_session(Instant::now(), sfu::router::SessionConfig::default())
+        .unwrap()
+}

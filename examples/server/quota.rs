@@ -142,14 +142,7 @@ impl Listener for SourceQuota {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
-
-    fn node_session() -> SessionId {
-        let mut router = sfu::router::Router::new(sfu::router::RouterConfig::default());
-        router
-            .create_session(Instant::now(), sfu::router::SessionConfig::default())
-            .unwrap()
-    }
+    use crate::node::test_session as node_session;
 
     #[test]
     fn a_source_gets_its_limit_and_a_slot_back_when_its_session_closes() {

@@ -153,15 +153,8 @@ impl Listener for Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::test_session as node_session;
     use std::time::Duration;
-
-    /// A real session id, as the node would hand out.
-    fn node_session() -> SessionId {
-        let mut router = sfu::router::Router::new(sfu::router::RouterConfig::default());
-        router
-            .create_session(Instant::now(), sfu::router::SessionConfig::default())
-            .unwrap()
-    }
 
     #[test]
     fn budget_refills_at_the_rate() {
