@@ -251,13 +251,7 @@ fn junk_mid_handshake_is_dropped_and_the_handshake_completes() {
         "{events:?}"
     );
     assert_eq!(ep.stats().sessions_failed, 0);
-    peer.send_media(now, "0", None, false, 960, &payload(1, 300))
-        .unwrap();
-    let events = pump(&mut ep, &mut [&mut peer], now);
-    assert!(
-        matches!(events[..], [EndpointEvent::Rtp { session: 1, .. }]),
-        "{events:?}"
-    );
+    assert_media_reaches_session_1(&mut ep, &mut peer, now);
 }
 
 #[test]

@@ -87,13 +87,7 @@ fn client_offering_256_and_128_gcm_connects_with_128_gcm() {
     assert_eq!(peer.srtp_profile(), Some(PeerProfile::AeadAes128Gcm));
 
     // Both sides keyed 128-GCM the same way: media decrypts.
-    peer.send_media(now, "0", None, false, 960, &payload(1, 300))
-        .unwrap();
-    let events = pump(&mut ep, &mut [&mut peer], now);
-    assert!(
-        matches!(events[..], [EndpointEvent::Rtp { session: 1, .. }]),
-        "{events:?}"
-    );
+    assert_media_reaches_session_1(&mut ep, &mut peer, now);
 }
 
 #[test]

@@ -452,3 +452,15 @@ pub fn verify_binding_response(data: &[u8], pwd: &str) -> Option<SocketAddr> {
     xor.get_from(&m).ok()?;
     Some(SocketAddr::new(xor.ip, xor.port))
 }
+
+/// The peer sends one RTP packet on mid `0`, and session 1 of `ep` hands
+/// exactly it on: the session is keyed both ways and alive.
+pub fn assert_media_reaches_session_1(ep: &mut Endpoint, peer: &mut Peer, now: Instant) {
+    peer.send_media(now, "0", None, false, 960, &payload(1, 300))
+        .unwrap();
+    let events = pump(ep, &mut [peer], now);
+    assert!(
+        matches!(events[..], [EndpointEvent::Rtp { session: 1, .. }]),
+        "{events:?}"
+    );
+}
