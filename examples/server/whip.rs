@@ -153,16 +153,20 @@ impl Whip {
 
     /// Whether `stream` is open to anyone (no token guards it).
     fn open(&self, stream: &str) -> bool {
-        !self.stream_tokens.contains_key(stream) && self.token.is_none()
+        self.token_for(stream).is_none()
     }
 
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The bearer `stream` needs: its own, else the server-wide one.
+    fn token_for(&self, stream: &str) -> Option<&String> {
+        self.stream_tokens.get(stream).or(self.token.as_ref())
+    }
+
     fn authorized(&self, stream: &str, authorization: Option<&[u8]>) -> bool {
-        let needed = self.stream_tokens.get(stream).or(self.token.as_ref());
-        match needed {
+        match self.token_for(stream) {
             None => true,
             Some(t) => {
                 ids::bearer(authorization).is_some_and(|p| ids::secret_matches(p, t.as_bytes()))

@@ -63,7 +63,8 @@ impl BufferPool {
     fn next_block(&mut self, len: usize) {
         let want = BLOCK.max(len);
         let used = std::mem::take(&mut self.current);
-        if used.capacity() > 0 || self.allocated > 0 {
+        // Before the first block, `current` is an empty handle on nothing.
+        if self.allocated > 0 {
             if self.spare.len() >= self.max_blocks {
                 self.spare.pop_front();
             }
