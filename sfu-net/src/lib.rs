@@ -86,6 +86,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod cluster;
 pub mod demux;
 pub mod driver;
 pub mod dtls;
