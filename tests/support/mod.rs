@@ -145,3 +145,7 @@ pub fn one_browser_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 /// The reference server as a process (tests that speak HTTP to it).
 #[allow(dead_code)]
 pub mod server;
+
+/// A real redis-server on a port of its own (the cluster directory's tests).
+#[allow(dead_code)]
+pub mod redis;
