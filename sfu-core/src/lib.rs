@@ -101,8 +101,8 @@ pub use keyframe::starts_keyframe;
 pub use outbound::{OutboundExtensions, OutboundRtp};
 pub use packet::{ExtensionKind, ExtensionMap, RtpPacket};
 pub use policy::{
-    Fallback, ForwardAll, Hint, LayerInfo, PacketInfo, ReceiverFeedback, Selection, Simulcast,
-    SubscriptionPolicy,
+    Fallback, ForwardAll, Hint, LayerInfo, PacketInfo, Pinned, ReceiverFeedback, Selection,
+    Simulcast, SubscriptionPolicy,
 };
 pub use recovery::{ForwardNacks, LossRecovery, RecoveryAction, RecoveryActions, StreamKey};
 pub use rewrite::ResumePoint;

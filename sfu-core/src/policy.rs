@@ -121,6 +121,69 @@ impl SubscriptionPolicy for ForwardAll {
     }
 }
 
+/// Delivers one layer of the track, always that one, whether or not it is
+/// active: a relay link carries each layer of a simulcast track on a
+/// subscription of its own, so the receiving node can publish the track
+/// with all its layers. [`Hint::Pause`] stops and resumes it (what the
+/// receiving node does not want is not sent); other hints are ignored.
+///
+/// ```
+/// use sfu_core::{LayerIndex, Pinned, PullConfig, CodecConfig, Codec};
+///
+/// // The middle layer of a simulcast track, on SSRC 0x3333.
+/// let pull = PullConfig::new(0x3333, vec![CodecConfig::new(96, Codec::Vp8)])
+///     .with_policy(Pinned::new(LayerIndex(1)));
+/// # let _ = pull;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pinned {
+    layer: LayerIndex,
+    paused: bool,
+}
+
+impl Pinned {
+    /// Delivers `layer` (0 = the lowest quality).
+    pub fn new(layer: LayerIndex) -> Self {
+        Self {
+            layer,
+            paused: false,
+        }
+    }
+
+    /// The layer it delivers.
+    pub fn layer(&self) -> LayerIndex {
+        self.layer
+    }
+
+    /// Whether a [`Hint::Pause`] stopped it.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+}
+
+impl SubscriptionPolicy for Pinned {
+    fn select(
+        &mut self,
+        _now: Instant,
+        _packet: &PacketInfo,
+        layers: &[LayerInfo],
+        _current: Option<LayerIndex>,
+    ) -> Selection {
+        // A track without that layer has nothing to deliver here.
+        if self.paused || usize::from(self.layer.0) >= layers.len() {
+            Selection::Pause
+        } else {
+            Selection::Layer(self.layer)
+        }
+    }
+
+    fn on_hint(&mut self, hint: &Hint) {
+        if let Hint::Pause(p) = hint {
+            self.paused = *p;
+        }
+    }
+}
+
 /// What [`Simulcast`] does when the preferred layer is not available (the
 /// Calls API's `ridNotAvailable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -321,6 +384,33 @@ mod tests {
         );
         let mut p = Simulcast::new(Some("nope".into()), Fallback::None);
         assert_eq!(pick(&mut p, &layers([true; 3])), Selection::Pause);
+    }
+
+    #[test]
+    fn pinned_keeps_its_layer_until_paused() {
+        let mut p = Pinned::new(LayerIndex(1));
+        // Inactive or not, preferred or not: the pinned layer.
+        assert_eq!(
+            pick(&mut p, &layers([true, false, true])),
+            Selection::Layer(LayerIndex(1))
+        );
+        p.on_hint(&Hint::PreferRid("f".into()));
+        p.on_hint(&Hint::MaxBitrate(1));
+        assert_eq!(
+            pick(&mut p, &layers([true; 3])),
+            Selection::Layer(LayerIndex(1))
+        );
+        p.on_hint(&Hint::Pause(true));
+        assert!(p.is_paused());
+        assert_eq!(pick(&mut p, &layers([true; 3])), Selection::Pause);
+        p.on_hint(&Hint::Pause(false));
+        assert_eq!(
+            pick(&mut p, &layers([true; 3])),
+            Selection::Layer(LayerIndex(1))
+        );
+        // A track with fewer layers: nothing for this subscription.
+        let mut p = Pinned::new(LayerIndex(2));
+        assert_eq!(pick(&mut p, &layers([true; 3])[..1]), Selection::Pause);
     }
 
     #[test]

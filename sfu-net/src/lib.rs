@@ -111,7 +111,7 @@ pub use event::{CloseReason, EndpointEvent, Transmit};
 pub use ice::IceCredentials;
 pub use node::{
     Negotiated, Node, NodeConfig, NodeEvent, NodeStats, PullTrack, PushTrack, RelayKeys,
-    RelayTrack, SdpType, SessionDescription, TrackEndReason, TrackInfo, TrackLocation,
+    RelayLayer, RelayTrack, SdpType, SessionDescription, TrackEndReason, TrackInfo, TrackLocation,
     TrackOutcome, TrackState, TrackStatus,
 };
 pub use session::{SessionKey, TransportConfig};

@@ -152,7 +152,9 @@ fn a_nack_flood_through_the_node_gets_no_more_than_its_budget() {
     let relayed = w.nodes[0]
         .relay_track(now, link, source, &name, "cam/video")
         .unwrap();
-    let rtx_ssrc = relayed.rtx_ssrc.expect("the relayed video has RTX");
+    let rtx_ssrc = relayed.layers[0]
+        .rtx_ssrc
+        .expect("the relayed video has RTX");
     flooder.allow_remote_ssrc(rtx_ssrc);
 
     let mut camera = Camera::new(publisher, None, Some("0"));
@@ -161,7 +163,7 @@ fn a_nack_flood_through_the_node_gets_no_more_than_its_budget() {
 
     let mut f = Flooder {
         srtp: flooder,
-        media: relayed.ssrc,
+        media: relayed.layers[0].ssrc,
         rtx: rtx_ssrc,
         compounds: 0,
         nack_bytes: 0,

@@ -44,7 +44,7 @@ pub use event::{
     Negotiated, NodeEvent, PullTrack, PushTrack, SdpType, SessionDescription, TrackEndReason,
     TrackOutcome, TrackState,
 };
-pub use relay::{RelayKeys, RelayTrack};
+pub use relay::{RelayKeys, RelayLayer, RelayTrack};
 pub use tracks::{TrackInfo, TrackLocation, TrackStatus};
 pub use whip::{Publication, Viewing};
 
@@ -81,6 +81,10 @@ pub struct NodeStats {
     /// Relay datagrams dropped (not from the link's peer, not RTP/RTCP,
     /// failed SRTP authentication, or could not be sealed).
     pub relay_dropped: u64,
+    /// Layer-demand APP packets from relay links dropped as malformed
+    /// (shape, lengths, entry count), and entries of them dropped for
+    /// naming no track relayed over the link.
+    pub relay_demand_dropped: u64,
     /// Node events dropped because the application did not drain them.
     pub events_dropped: u64,
     /// Published tracks closed because no RTP arrived for
@@ -101,6 +105,8 @@ pub struct Node {
     /// the sessions that need an offer for it.
     waiting: FxHashMap<(SessionId, String), Vec<SessionId>>,
     relay_transmits: VecDeque<Transmit>,
+    /// Which layers of relayed tracks are wanted, each way.
+    relay_demand: relay::Demand,
     events: VecDeque<NodeEvent>,
     rng: ChaCha20Rng,
     send_buf: Vec<u8>,
@@ -162,6 +168,7 @@ impl Node {
             relays: FxHashMap::default(),
             waiting: FxHashMap::default(),
             relay_transmits: VecDeque::new(),
+            relay_demand: relay::Demand::default(),
             events: VecDeque::new(),
             rng: ChaCha20Rng::from_seed(config.seed),
             send_buf: vec![0; 2048],
@@ -208,6 +215,7 @@ impl Node {
             datagrams_sent: self.traffic.datagrams_sent,
             bytes_sent: self.traffic.bytes_sent,
             relay_dropped: self.relay_dropped,
+            relay_demand_dropped: self.relay_demand.dropped(),
             events_dropped: self.events_dropped,
             tracks_idle_closed: self.tracks_idle_closed,
         }
@@ -255,7 +263,8 @@ impl Node {
 
     /// Runs the timers that are due: DTLS retransmissions, consent expiry,
     /// receiver reports, congestion feedback, NACK retries, closing
-    /// sessions that never negotiated and tracks that receive no media.
+    /// sessions that never negotiated and tracks that receive no media,
+    /// the layer demand of relayed tracks.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
             self.endpoint.handle_timeout(now);
@@ -278,6 +287,9 @@ impl Node {
         }
         if self.next_idle_check.is_some_and(|t| t <= now) {
             self.close_idle_tracks(now);
+        }
+        if self.relay_demand.deadline().is_some_and(|t| t <= now) {
+            self.run_relay_demand(now);
         }
         self.pump(now);
     }
@@ -313,6 +325,7 @@ impl Node {
             self.router.poll_timeout(),
             self.negotiation_deadline(),
             self.next_idle_check,
+            self.relay_demand.deadline(),
         ]
         .into_iter()
         .flatten()
@@ -379,6 +392,10 @@ impl Node {
             if !progressed {
                 break;
             }
+        }
+        // Subscriptions changed: the relay links hear at once.
+        if self.relay_demand.is_dirty() {
+            self.run_relay_demand(now);
         }
     }
 
@@ -455,6 +472,7 @@ impl Node {
     }
 
     fn router_event(&mut self, ev: RouterEvent) {
+        self.relay_demand.observe(&ev);
         match ev {
             RouterEvent::SubscriptionEnded {
                 subscriber,
@@ -541,7 +559,9 @@ impl Node {
         relay.local = Some(to);
         match relay.receive(data) {
             Some((true, packet)) => {
-                let _ = self.router.handle_rtcp(now, link, packet);
+                if !self.relay_demand_received(link, &packet) {
+                    let _ = self.router.handle_rtcp(now, link, packet);
+                }
             }
             Some((false, packet)) => {
                 let _ = self.router.handle_rtp(now, link, packet);
