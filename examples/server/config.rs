@@ -40,6 +40,14 @@ usage: server [flags]
                          token (default 16)
   --metrics-token TOKEN  bearer /metrics requires (default: open)
   --log LEVEL            error, warn, info, debug or trace (default info)
+
+cluster mode (each node its own process; a track published on one node is pulled on another
+through a per-track tree of relay links):
+  --redis URL            the cluster's directory (redis://HOST:PORT/); turns cluster mode on
+  --cluster-secret S     bearer the nodes present to each other (at least 16 bytes; required)
+  --node-id ID           this node's name in the cluster (default: random)
+  --fanout K             a node relays each track to at most K nodes (default 2)
+  --advertise-http URL   how other nodes reach this one's HTTP (default http://<--http address>)
   --help                 this text
 ";
 
@@ -73,6 +81,29 @@ pub struct Config {
     pub max_sessions_per_source: usize,
     pub metrics_token: Option<String>,
     pub log: tracing::Level,
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// Cluster mode: the directory and this node's place in it.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub redis: String,
+    pub secret: String,
+    pub node_id: Option<String>,
+    pub fanout: usize,
+    pub advertise_http: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            redis: String::new(),
+            secret: String::new(),
+            node_id: None,
+            fanout: 2,
+            advertise_http: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -97,6 +128,7 @@ impl Default for Config {
             max_sessions_per_source: 16,
             metrics_token: None,
             log: tracing::Level::INFO,
+            cluster: None,
         }
     }
 }
@@ -181,6 +213,19 @@ pub fn parse(args: &[String], random_secret: impl FnOnce() -> String) -> Result<
                 .into(),
         );
     }
+    if let Some(cluster) = &config.cluster {
+        if cluster.redis.is_empty() {
+            return Err(
+                "--cluster-secret, --node-id, --fanout and --advertise-http need --redis".into(),
+            );
+        }
+        if cluster.secret.len() < 16 {
+            return Err("--redis needs --cluster-secret of at least 16 bytes".into());
+        }
+        if cluster.fanout == 0 {
+            return Err("--fanout must be > 0".into());
+        }
+    }
     Ok(Parsed::Run(Box::new(config)))
 }
 
@@ -239,6 +284,27 @@ fn set(
         "max-sessions-per-source" => c.max_sessions_per_source = v.parse().map_err(|e| bad(&e))?,
         "metrics-token" => c.metrics_token = Some(v.to_owned()),
         "log" => c.log = v.parse().map_err(|e| bad(&e))?,
+        "redis" => {
+            if !v.starts_with("redis://") {
+                return Err(bad(&"expected redis://HOST:PORT/"));
+            }
+            c.cluster.get_or_insert_default().redis = v.to_owned();
+        }
+        "cluster-secret" => c.cluster.get_or_insert_default().secret = v.to_owned(),
+        "node-id" => {
+            if !crate::ids::valid_name(v) {
+                return Err(bad(&"node ids are 1-64 letters, digits, '-' or '_'"));
+            }
+            c.cluster.get_or_insert_default().node_id = Some(v.to_owned());
+        }
+        "fanout" => c.cluster.get_or_insert_default().fanout = v.parse().map_err(|e| bad(&e))?,
+        "advertise-http" => {
+            if !v.starts_with("http://") {
+                return Err(bad(&"expected http://HOST:PORT"));
+            }
+            c.cluster.get_or_insert_default().advertise_http =
+                Some(v.trim_end_matches('/').to_owned());
+        }
         other => return Err(format!("unknown flag --{other} (see --help)")),
     }
     Ok(())
@@ -305,6 +371,20 @@ mod tests {
             &["--cert", "c.pem"],
             &["--header-timeout", "0"],
             &["--frobnicate", "1"],
+            &["--cluster-secret", "0123456789abcdef"],
+            &["--redis", "redis://127.0.0.1:1/"],
+            &[
+                "--redis",
+                "redis://127.0.0.1:1/",
+                "--cluster-secret",
+                "short",
+            ],
+            &[
+                "--redis",
+                "http://x",
+                "--cluster-secret",
+                "0123456789abcdef",
+            ],
         ] {
             assert!(parse(&args(bad), || "s".repeat(16)).is_err(), "{bad:?}");
         }

@@ -13,6 +13,7 @@
 //! limits: `docs/SERVER.md`.
 
 mod calls;
+mod cluster;
 mod config;
 mod demo;
 mod http;
@@ -58,6 +59,57 @@ fn main() {
     }
 }
 
+/// Joins the cluster: this node's record, its directory in Redis.
+fn start_cluster(
+    c: &config::ClusterConfig,
+    http_addr: std::net::SocketAddr,
+    driver: &Driver,
+    sfu: &node::Sfu,
+    calls: &Arc<calls::Calls>,
+    whip: &Arc<whip::Whip>,
+    apps: &[config::App],
+) -> Result<Arc<cluster::Cluster>, String> {
+    use sfu::net::cluster::{NodeId, NodeRecord};
+    let id = match &c.node_id {
+        Some(id) => id.clone(),
+        None => {
+            let random = ids::random_id().ok_or("no OS randomness for the node id")?;
+            format!("node-{}", &random[..12])
+        }
+    };
+    let id = NodeId::new(&id).ok_or("node ids are 1-64 letters, digits, '-' or '_'")?;
+    let relay = *driver
+        .local_addrs()
+        .first()
+        .ok_or("the media node has no socket")?;
+    let record = NodeRecord {
+        id,
+        http: c
+            .advertise_http
+            .clone()
+            .unwrap_or_else(|| format!("http://{http_addr}")),
+        relay,
+        draining: false,
+    };
+    let directory =
+        cluster::redis::RedisDirectory::connect(&c.redis, std::time::Duration::from_millis(500))
+            .map_err(|e| format!("{}: {e}", c.redis))?;
+    let cluster = Arc::new(cluster::Cluster::new(
+        record,
+        c.fanout,
+        c.secret.clone(),
+        cluster::Dir::new(Box::new(directory)),
+        sfu.clone(),
+        Arc::clone(&calls.sessions),
+        apps.iter()
+            .map(|a| (a.id.clone(), a.secret.clone()))
+            .collect(),
+    ));
+    let _ = calls.cluster.set(Arc::clone(&cluster));
+    let _ = whip.cluster.set(Arc::clone(&cluster));
+    Ok(cluster)
+}
+
 fn run(config: Config) -> Result<(), String> {
     let mut media = if config.udp.is_empty() {
         DriverConfig::all_interfaces(8443)
@@ -83,20 +135,38 @@ fn run(config: Config) -> Result<(), String> {
         Arc::clone(&quota),
     ));
     let rooms = Arc::new(demo::Rooms::default());
-    // Rooms first: they need the Calls id the registry forgets on the
-    // same Closed event.
-    node::pump_events(
-        driver.events().clone(),
-        vec![
-            Arc::new(demo::RoomsListener {
-                rooms: Arc::clone(&rooms),
-                sessions: Arc::clone(&calls.sessions),
-            }),
-            calls.clone(),
-            whip.clone(),
-            quota,
-        ],
-    );
+    // Bound before anything starts, so the cluster can advertise the port.
+    let http_listener = std::net::TcpListener::bind(config.http)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("cannot listen on {}: {e}", config.http))?;
+    let http_addr = http_listener.local_addr().unwrap_or(config.http);
+    let cluster = match &config.cluster {
+        Some(c) => Some(start_cluster(
+            c,
+            http_addr,
+            &driver,
+            &sfu,
+            &calls,
+            &whip,
+            &config.apps,
+        )?),
+        None => None,
+    };
+    // Rooms and the cluster first: they need the Calls id the registry
+    // forgets on the same Closed event.
+    let mut listeners: Vec<Arc<dyn node::Listener>> = vec![Arc::new(demo::RoomsListener {
+        rooms: Arc::clone(&rooms),
+        sessions: Arc::clone(&calls.sessions),
+    })];
+    if let Some(c) = &cluster {
+        listeners.push(c.clone());
+    }
+    listeners.extend([
+        calls.clone() as Arc<dyn node::Listener>,
+        whip.clone(),
+        quota,
+    ]);
+    node::pump_events(driver.events().clone(), listeners);
     let tls = match &config.tls {
         Some((cert, key)) => Some(http::tls_acceptor(cert, key)?),
         None => None,
@@ -119,17 +189,15 @@ fn run(config: Config) -> Result<(), String> {
         whip,
         rooms,
         counters: Arc::clone(&counters),
+        cluster: cluster.clone(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.http)
-            .await
+        let listener = tokio::net::TcpListener::from_std(http_listener)
             .map_err(|e| format!("cannot listen on {}: {e}", config.http))?;
-        // The bound address, so `--http 127.0.0.1:0` reports its port.
-        let http_addr = listener.local_addr().unwrap_or(config.http);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let candidates: Vec<String> = driver.candidates().iter().map(|c| c.to_string()).collect();
         println!(
@@ -149,7 +217,24 @@ fn run(config: Config) -> Result<(), String> {
         if config.demo {
             println!("meeting demo: {scheme}://{http_addr}/demo/?room=lobby");
         }
-        http::serve(listener, tls, limits, counters, server).await;
+        if let Some(c) = &cluster {
+            println!("cluster node {} (fanout {})", c.id(), c.fanout());
+            cluster::spawn_watch(Arc::clone(c));
+        }
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+        tokio::select! {
+            () = http::serve(listener, tls, limits, counters, server) => {}
+            _ = terminate.recv() => {
+                // A cluster node drains first: its children move to other
+                // parents before its relays stop.
+                if let Some(c) = &cluster {
+                    tracing::info!("SIGTERM: draining");
+                    c.drain(std::time::Duration::from_secs(10)).await;
+                }
+            }
+        }
         drop(driver);
         Ok(())
     })

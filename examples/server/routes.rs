@@ -29,6 +29,8 @@ pub struct Server {
     pub whip: Arc<Whip>,
     pub rooms: Arc<Rooms>,
     pub counters: Arc<HttpCounters>,
+    /// Cluster mode: the node-to-node API under `/cluster/v1/`.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 fn preflight() -> Reply {
@@ -118,6 +120,7 @@ impl Handler for Server {
                     .to_ascii_lowercase()
                     .starts_with("application/sdp")
             });
+        let forwarded = request.headers().contains_key(crate::cluster::FORWARDED);
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         tracing::debug!(%peer, %method, path, "request");
         if method == Method::OPTIONS && matches!(segments.first(), Some(&"v1" | &"demo")) {
@@ -141,6 +144,16 @@ impl Handler for Server {
             ["demo", "api", ..] if self.demo => self.apps.first().map(|a| (a.id.clone(), 2)),
             _ => None,
         };
+        // Node-to-node requests: the cluster's bearer before any body.
+        let cluster = match (segments.as_slice(), &self.cluster) {
+            (["cluster", "v1", ..], Some(c)) => {
+                if !c.authorized(auth) {
+                    return crate::cluster::unauthorized();
+                }
+                Some(Arc::clone(c))
+            }
+            _ => None,
+        };
         if let Some(reply) = http::announced_too_large(&request, &self.limits) {
             return reply;
         }
@@ -152,10 +165,23 @@ impl Handler for Server {
         } else {
             bytes::Bytes::new()
         };
+        if let Some(c) = cluster {
+            return crate::cluster::handle_api(&c, &method, &segments[2..], &body).await;
+        }
         if let Some((app, skip)) = calls_app {
             return self
                 .calls
-                .handle(&app, &method, &segments[skip..], &query, body, open_source)
+                .handle(
+                    &app,
+                    &method,
+                    &segments[skip..],
+                    &query,
+                    body,
+                    crate::calls::Caller {
+                        open_source,
+                        forwarded,
+                    },
+                )
                 .await;
         }
         match (&method, segments.as_slice()) {

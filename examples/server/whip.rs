@@ -98,6 +98,8 @@ pub struct Whip {
     stream_tokens: HashMap<String, String>,
     /// Sessions per source for streams that need no token.
     quota: Arc<SourceQuota>,
+    /// Cluster mode: streams published on other nodes.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 /// What a WHIP/WHEP request carries, read by the transport.
@@ -148,6 +150,7 @@ impl Whip {
             token,
             stream_tokens: stream_tokens.into_iter().collect(),
             quota,
+            cluster: std::sync::OnceLock::new(),
         }
     }
 
@@ -370,13 +373,17 @@ impl Whip {
                         tracing::warn!(viewer = %v, "attach: {e}");
                     }
                 }
-                Ok(p)
+                let names: Vec<String> = pulls.into_iter().map(|p| p.name).collect();
+                Ok((p, names))
             })
             .await;
-        let p = match published {
+        let (p, names) = match published {
             Ok(p) => p,
             Err(e) => return fail(&e),
         };
+        if let Some(c) = self.cluster.get() {
+            c.stream_published(stream, p.session, &names);
+        }
         if let Some(slot) = slot {
             slot.bind(p.session);
         }
@@ -427,10 +434,25 @@ impl Whip {
                 "no randomness",
             );
         };
+        // Cluster mode: a stream published on another node is pulled from
+        // this node's place in its tracks' trees.
+        let remote = match (publisher, self.cluster.get()) {
+            (None, Some(c)) => match c.stream_pulls(stream).await {
+                Ok(pulls) => Some(pulls),
+                Err(crate::cluster::JoinError::NotFound) => None,
+                Err(e) => {
+                    return Reply::error(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string());
+                }
+            },
+            _ => None,
+        };
         let viewing = self
             .sfu
             .try_call(move |n, now| {
-                let pulls = publisher.map(|p| n.source_pulls(p)).unwrap_or_default();
+                let pulls = match remote {
+                    Some(pulls) => pulls,
+                    None => publisher.map(|p| n.source_pulls(p)).unwrap_or_default(),
+                };
                 n.view(now, &offer, &pulls, layer)
             })
             .await;

@@ -31,6 +31,16 @@ pub const MAX_TRACKS: usize = 64;
 /// gave up still has a session to retry on.
 pub const PULL_WAIT: Duration = Duration::from_secs(20);
 
+/// Who sent a Calls request, as the transport saw it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller {
+    /// The client's address when it came without the app's bearer (the
+    /// demo's proxy): new sessions count against its quota.
+    pub open_source: Option<IpAddr>,
+    /// Another node forwarded it (cluster mode): never forwarded again.
+    pub forwarded: bool,
+}
+
 /// The Calls API of every configured app.
 pub struct Calls {
     pub sessions: Arc<Sessions>,
@@ -42,6 +52,8 @@ pub struct Calls {
     quota: Arc<SourceQuota>,
     /// Woken whenever any session publishes a track (for waiting pulls).
     published: tokio::sync::Notify,
+    /// Cluster mode: where tracks of sessions on other nodes come from.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Calls {
@@ -53,6 +65,7 @@ impl Calls {
             max_sessions,
             quota,
             published: tokio::sync::Notify::new(),
+            cluster: std::sync::OnceLock::new(),
         }
     }
 
@@ -66,8 +79,12 @@ impl Calls {
         rest: &[&str],
         query: &str,
         body: Bytes,
-        open_source: Option<IpAddr>,
+        caller: Caller,
     ) -> Reply {
+        let Caller {
+            open_source,
+            forwarded,
+        } = caller;
         match (method, rest) {
             (&Method::POST, ["sessions", "new"])
                 if query.split('&').any(|kv| kv == "thirdparty=true") =>
@@ -82,6 +99,19 @@ impl Calls {
             (_, ["sessions", id, more @ ..]) => {
                 let Some(session) = ids::is_id(id).then(|| self.sessions.get(app, id)).flatten()
                 else {
+                    // Cluster mode: another node may hold it.
+                    if let (true, Some(cluster)) = (ids::is_id(id), self.cluster.get()) {
+                        let mut target = format!("/v1/apps/{app}/{}", rest.join("/"));
+                        if !query.is_empty() {
+                            target = format!("{target}?{query}");
+                        }
+                        if let Some(reply) = cluster
+                            .forward(app, id, method, target, &body, forwarded)
+                            .await
+                        {
+                            return reply;
+                        }
+                    }
                     return Reply::error(
                         StatusCode::NOT_FOUND,
                         "session_not_found",
@@ -185,6 +215,9 @@ impl Calls {
                     r.bind(node);
                 }
                 self.sessions.insert(id.clone(), app, node, self.rate);
+                if let Some(c) = self.cluster.get() {
+                    c.session_opened(app, &id, node).await;
+                }
                 tracing::info!(app, session = %id, %node, "calls session created");
                 Reply::json(
                     StatusCode::CREATED,

@@ -113,6 +113,12 @@ impl Sessions {
         self.tables().by_node.get(&node).cloned()
     }
 
+    /// The Calls session of a node session.
+    pub fn by_node(&self, node: SessionId) -> Option<Arc<CallsSession>> {
+        let t = self.tables();
+        t.by_node.get(&node).and_then(|id| t.by_id.get(id).cloned())
+    }
+
     /// Forgets a session the node ended.
     pub fn remove_node(&self, node: SessionId) {
         let mut t = self.tables();

@@ -105,12 +105,15 @@ impl Calls {
             // SDP: the section stays), then pull the new one into it.
             let replace = match (&t.session_id, &t.track_name) {
                 (Some(id), Some(name)) => {
-                    let Some(publisher) = self.sessions.get(app, id) else {
-                        replies.push(base.failed("session_not_found", format!("no session {id}")));
-                        continue;
+                    let (publisher, source_name) = match self.source_of(app, id, name).await {
+                        Ok(source) => source,
+                        Err((code, description)) => {
+                            replies.push(base.failed(code, description));
+                            continue;
+                        }
                     };
-                    (publisher.node != here.session || *name != here.name)
-                        .then(|| PullTrack::new(publisher.node, name.clone()).into_mid(mid.clone()))
+                    (publisher != here.session || source_name != here.name)
+                        .then(|| PullTrack::new(publisher, source_name).into_mid(mid.clone()))
                 }
                 _ => None,
             };

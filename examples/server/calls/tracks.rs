@@ -19,6 +19,9 @@ struct Remote {
     index: usize,
     pull: PullTrack,
     calls_id: String,
+    /// The track's name as the client asked for it (a track relayed from
+    /// another node has another name in its relay session).
+    track_name: String,
 }
 
 fn too_many(n: usize) -> Option<Reply> {
@@ -43,8 +46,38 @@ fn outcome_reply(base: TrackReply, result: &Result<TrackState, Error>) -> TrackR
 }
 
 impl Calls {
+    /// Where track `name` of session `id` comes from on this node: its
+    /// publisher's session here, or (cluster mode) this node's place in
+    /// the track's tree when another node holds the session.
+    pub(super) async fn source_of(
+        &self,
+        app: &str,
+        id: &str,
+        name: &str,
+    ) -> Result<(SessionId, String), (&'static str, String)> {
+        if let Some(publisher) = self.sessions.get(app, id) {
+            return Ok((publisher.node, name.to_owned()));
+        }
+        match self.cluster.get() {
+            Some(cluster) if ids::is_id(id) && ids::valid_track_name(name) => {
+                let key = sfu::net::cluster::TrackKey {
+                    app: app.to_owned(),
+                    session: id.to_owned(),
+                    name: name.to_owned(),
+                };
+                cluster
+                    .source(&key)
+                    .await
+                    .map_err(|e| (e.code(), e.to_string()))
+            }
+            _ => Err(("session_not_found", format!("no session {id} in this app"))),
+        }
+    }
+
     /// Resolves a remote track: its session must be of the same app.
-    fn resolve(&self, app: &str, index: usize, t: &Track) -> Result<Remote, Box<TrackReply>> {
+    /// In cluster mode, a session of another node: its track is pulled
+    /// from this node's place in the track's tree.
+    async fn resolve(&self, app: &str, index: usize, t: &Track) -> Result<Remote, Box<TrackReply>> {
         let base = TrackReply {
             location: Some("remote"),
             mid: t.mid.clone(),
@@ -70,13 +103,11 @@ impl Calls {
                 )));
             }
         }
-        let Some(publisher) = self.sessions.get(app, id) else {
-            return Err(Box::new(base.failed(
-                "session_not_found",
-                format!("no session {id} in this app"),
-            )));
+        let (publisher, source_name) = match self.source_of(app, id, name).await {
+            Ok(source) => source,
+            Err((code, description)) => return Err(Box::new(base.failed(code, description))),
         };
-        let mut pull = PullTrack::new(publisher.node, name.clone()).with_layer(rid_of(t));
+        let mut pull = PullTrack::new(publisher, source_name).with_layer(rid_of(t));
         if let Some(mid) = &t.mid {
             pull = pull.into_mid(mid.clone());
         }
@@ -84,6 +115,7 @@ impl Calls {
             index,
             pull,
             calls_id: id.clone(),
+            track_name: name.clone(),
         })
     }
 
@@ -151,7 +183,7 @@ impl Calls {
                         )),
                     }
                 }
-                Some("remote") => match self.resolve(app, i, t) {
+                Some("remote") => match self.resolve(app, i, t).await {
                     Ok(r) => remotes.push(r),
                     Err(reply) => replies[i] = Some(*reply),
                 },
@@ -226,7 +258,7 @@ impl Calls {
                         TrackReply {
                             location: Some("remote"),
                             mid: r.pull.mid.clone(),
-                            track_name: Some(r.pull.name.clone()),
+                            track_name: Some(r.track_name.clone()),
                             session_id: Some(r.calls_id.clone()),
                             ..TrackReply::default()
                         }
@@ -259,7 +291,7 @@ impl Calls {
             let base = TrackReply {
                 location: Some("remote"),
                 mid: outcome.mid.clone(),
-                track_name: Some(r.pull.name.clone()),
+                track_name: Some(r.track_name.clone()),
                 session_id: Some(r.calls_id.clone()),
                 ..TrackReply::default()
             };

@@ -16,7 +16,7 @@ use std::time::Instant;
 use crate::error::{Error, Limit};
 use crate::policy::{ForwardAll, Hint, Simulcast};
 use crate::recovery::{ForwardNacks, LossRecovery, RecoveryActions};
-use crate::rewrite::Rewriter;
+use crate::rewrite::{ResumePoint, Rewriter};
 use crate::session::{PullConfig, Session, SessionConfig, SsrcRoute, Subscription};
 use crate::track::{Track, TrackConfig, TrackId};
 use crate::{LayerIndex, Map, RouterConfig, SessionId, SubscriptionId};
@@ -439,6 +439,13 @@ impl<R: LossRecovery> Router<R> {
             keyframe_requests_received: s.keyframe_requests_received,
             nacks_received: s.nacks_received,
         })
+    }
+
+    /// Where `subscription`'s numbering stands now: a pull given this
+    /// point continues its sequence numbers and timestamps on the same
+    /// SSRC (as the point in [`RouterEvent::SubscriptionEnded`] does).
+    pub fn resume_point(&self, subscription: SubscriptionId) -> Option<ResumePoint> {
+        self.subs.get(&subscription)?.rewriter.resume_point()
     }
 
     /// Keyframe requests sent upstream and suppressed for one layer of a

@@ -162,7 +162,7 @@ impl Node {
         r
     }
 
-    fn pull_tracks_now(
+    pub(super) fn pull_tracks_now(
         &mut self,
         now: Instant,
         session: SessionId,
@@ -326,7 +326,7 @@ impl Node {
         r
     }
 
-    fn close_tracks_now(
+    pub(super) fn close_tracks_now(
         &mut self,
         now: Instant,
         session: SessionId,

@@ -21,7 +21,8 @@ pub enum CodecName {
 }
 
 impl CodecName {
-    pub(crate) fn parse(name: &str) -> Self {
+    /// The codec an encoding name (`a=rtpmap`) names, case-insensitively.
+    pub fn parse(name: &str) -> Self {
         let known = [
             ("opus", CodecName::Opus),
             ("VP8", CodecName::Vp8),
@@ -70,7 +71,8 @@ pub enum RtcpFeedback {
 }
 
 impl RtcpFeedback {
-    pub(crate) fn parse(value: &str) -> Self {
+    /// The mechanism an `a=rtcp-fb` value names.
+    pub fn parse(value: &str) -> Self {
         match value {
             "nack" => RtcpFeedback::Nack,
             "nack pli" => RtcpFeedback::NackPli,

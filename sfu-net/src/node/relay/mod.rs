@@ -14,6 +14,7 @@
 //! actually cross is the receiving node's call: see [`demand`].
 
 mod demand;
+mod moves;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -129,6 +130,8 @@ struct Outbound {
     /// One pinned subscription per layer, lowest first, and whether the
     /// layer is wanted (flowing) or paused.
     layers: Vec<(SubscriptionId, bool)>,
+    /// Each layer's link SSRC and RTX SSRC, lowest first.
+    ssrcs: Vec<(u32, Option<u32>)>,
     /// The other node has sent its demand for this track at least once:
     /// until then every layer flows.
     demanded: bool,
@@ -402,6 +405,7 @@ impl Node {
             publisher,
             name: name.to_owned(),
             layers: subscriptions,
+            ssrcs: layers.iter().map(|l| (l.ssrc, l.rtx_ssrc)).collect(),
             demanded: false,
         };
         if let Some(s) = self.sessions.get_mut(&link) {
