@@ -48,24 +48,38 @@ impl Node {
             p.as_ref()
                 .is_some_and(|p| p.publisher == from && p.name == from_name)
         };
-        // Client sections pulling the track: (session, mid, layer), and
-        // relay links relaying it on: (link, relay name).
+        // Client sections pulling the track: (session, mid, layer,
+        // subscription), and relay links relaying it on: (link, relay name).
         let mut clients = Vec::new();
         let mut relays = Vec::new();
         for (id, s) in &self.sessions {
             for sender in s.senders.iter().filter(|x| pulls_from(&x.pull)) {
-                match (&s.link, &sender.mid, &sender.relay_name) {
-                    (Link::Client(_), Some(mid), None) => {
-                        clients.push((*id, mid.clone(), sender.layer.clone()))
+                match (&s.link, &sender.mid, &sender.relay_name, &sender.pull) {
+                    (Link::Client(_), Some(mid), None, Some(pull)) => {
+                        clients.push((*id, mid.clone(), sender.layer.clone(), pull.subscription))
                     }
-                    (Link::Relay(_), _, Some(relay_name)) => relays.push((*id, relay_name.clone())),
+                    (Link::Relay(_), _, Some(relay_name), _) => {
+                        relays.push((*id, relay_name.clone()))
+                    }
                     _ => {}
                 }
             }
         }
         let moved = clients.len() + relays.len();
-        for (session, mid, layer) in clients {
+        for (session, mid, layer, old) in clients {
+            // The section's new pull continues where the old one stands.
+            // The router reports that point too, as the old subscription
+            // ends, but only at the next pump, when the section already
+            // pulls anew: taken now, or the new pull numbers afresh.
+            let point = self.router.resume_point(old);
             self.close_tracks_now(now, session, std::slice::from_ref(&mid), None, true)?;
+            if let Some(sender) = self
+                .sessions
+                .get_mut(&session)
+                .and_then(|s| s.sender_by_mid(&mid))
+            {
+                sender.resume = point.or(sender.resume);
+            }
             let pull = PullTrack::new(to, to_name).into_mid(mid).with_layer(layer);
             self.pull_tracks_now(now, session, &[pull], None)?;
         }
