@@ -78,9 +78,16 @@ fn start_cluster(
         }
     };
     let id = NodeId::new(&id).ok_or("node ids are 1-64 letters, digits, '-' or '_'")?;
-    let relay = *driver
+    // Other nodes send to this address and recognise our datagrams by it:
+    // a bound address, or for a wildcard socket its first announced one
+    // (what the kernel then picks as the source toward a local peer).
+    let relay = driver
         .local_addrs()
-        .first()
+        .iter()
+        .find(|a| !a.ip().is_unspecified())
+        .or_else(|| driver.candidates().iter().find(|c| c.is_ipv4()))
+        .or_else(|| driver.candidates().first())
+        .copied()
         .ok_or("the media node has no socket")?;
     let record = NodeRecord {
         id,

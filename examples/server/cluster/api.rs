@@ -102,16 +102,35 @@ impl Cluster {
                 format!("{key} is not on this node"),
             );
         };
-        {
-            let st = self.state();
+        let others = |c: &Cluster| -> Vec<NodeId> {
+            let st = c.state();
             let children = st.downstream.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-            if children.iter().filter(|c| **c != child).count() >= self.fanout {
-                return Reply::error(
-                    StatusCode::CONFLICT,
-                    "tree_full",
-                    format!("this node relays {key} to {} nodes already", self.fanout),
-                );
+            children.iter().filter(|c| **c != child).cloned().collect()
+        };
+        let siblings = others(self);
+        let mut counted = siblings.len();
+        if counted >= self.fanout {
+            // A child that died or drains counts no more: the node asking
+            // is often its orphan, asking before our own tick noticed (a
+            // draining child keeps its relay until it goes).
+            let ids = siblings.clone();
+            if let Ok(live) = self.dir.run(move |d, now| d.nodes(now, &ids)).await {
+                counted = 0;
+                for (id, record) in siblings.iter().zip(live) {
+                    match record {
+                        None => self.forget_node(id).await,
+                        Some(r) if !r.draining => counted += 1,
+                        Some(_) => {}
+                    }
+                }
             }
+        }
+        if counted >= self.fanout {
+            return Reply::error(
+                StatusCode::CONFLICT,
+                "tree_full",
+                format!("this node relays {key} to {} nodes already", self.fanout),
+            );
         }
         let existing = self.state().links.get(&child).cloned();
         let reuse = existing

@@ -107,7 +107,7 @@ impl Cluster {
     }
 
     /// Closes the link to a dead node and forgets what it carried.
-    async fn forget_node(&self, node: &NodeId) {
+    pub(super) async fn forget_node(&self, node: &NodeId) {
         let keys: Vec<TrackKey> = self
             .state()
             .downstream
