@@ -199,6 +199,11 @@ impl Cluster {
 
     fn write(&self, w: Write) {
         let mut s = self.state();
+        // A track that ended here is relayed to nobody any more (the
+        // router ended the relays' subscriptions with it).
+        if let Write::RemoveTrack(key) | Write::LeaveTree(key) = &w {
+            s.downstream.remove(key);
+        }
         if s.writes.len() >= MAX_WRITES {
             s.resync = true;
         } else {
