@@ -1,7 +1,11 @@
 //! The bytes the simulated endpoints send and read: RTP and RTCP built with
 //! the test kit, and the few fields the metrics read back.
 
-use super::*;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sfu_nack::NackPair;
+use sfu_testkit::rtp::{ReportBlock, Rtcp, Rtp};
 
 /// An RTP packet without extensions (the simulated endpoints negotiate none).
 pub(crate) fn rtp_bytes(
@@ -23,17 +27,6 @@ pub(crate) fn id_in_payload(payload: &[u8]) -> Option<u32> {
     payload
         .get(2..6)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// The packet number of an RTP datagram (RTX or not).
-pub(crate) fn id_of_datagram(data: &Bytes) -> Option<u32> {
-    let p = RtpPacket::parse(data.clone()).ok()?;
-    let payload = p.payload_slice();
-    if matches!(p.payload_type, VIDEO_RTX_PT | AUDIO_RTX_PT) {
-        id_in_payload(payload.get(2..)?)
-    } else {
-        id_in_payload(payload)
-    }
 }
 
 /// A generic NACK with these FCI entries.

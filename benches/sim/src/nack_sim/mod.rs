@@ -60,49 +60,15 @@
 //! - `cache_bytes_max`: the larger of the two nodes' retransmission-cache
 //!   peaks (each the sum of its streams' peaks; 0 without the shield).
 
-mod endpoints;
 mod options;
-mod packets;
 mod report;
 mod world;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
-use std::time::{Duration, Instant};
+use sfu_core::{ForwardNacks, LossRecovery, Shield, ShieldConfig, ShieldStats};
 
-use bytes::Bytes;
-use sfu_core::{
-    Codec, CodecConfig, ForwardNacks, LayerConfig, LossRecovery, Output, PullConfig, Router,
-    RouterConfig, RtpPacket, SessionConfig, SessionId, Shield, ShieldConfig, ShieldStats,
-    TrackConfig,
-};
-use sfu_nack::{Arrival, DetectorConfig, LossDetector, NackPair};
-use sfu_testkit::rng::Rng;
-use sfu_testkit::rtp::{ReportBlock, Rtcp, Rtp, rtcp_packets};
-
-use endpoints::{PacketLog, Publisher, Reception, RttMin, Viewer};
 pub use options::SimOptions;
-use packets::*;
 pub use report::SimReport;
 use world::World;
-
-const VIDEO_PT: u8 = 96;
-const VIDEO_RTX_PT: u8 = 97;
-const AUDIO_PT: u8 = 111;
-const AUDIO_RTX_PT: u8 = 112;
-const PUB_SSRC: [u32; 2] = [0x1000, 0x2000];
-const PUB_RTX_SSRC: [u32; 2] = [0x1001, 0x2001];
-const RELAY_SSRC: [u32; 2] = [0x5000, 0x5100];
-const RELAY_RTX_SSRC: [u32; 2] = [0x5001, 0x5101];
-const FRAME: Duration = Duration::from_nanos(33_333_333);
-const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
-const PACING: Duration = Duration::from_micros(250);
-const REPORT_INTERVAL: Duration = Duration::from_secs(1);
-const WARMUP: Duration = Duration::from_secs(1);
-const DRAIN: Duration = Duration::from_secs(1);
-const DEADLINE: Duration = Duration::from_millis(250);
-const HISTORY: usize = 4096;
-const RTT_WINDOW: usize = 16;
 
 /// Runs one simulation.
 pub fn run(opts: SimOptions) -> SimReport {

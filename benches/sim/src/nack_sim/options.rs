@@ -1,6 +1,8 @@
 //! What to simulate, from the command line.
 
-use super::*;
+use std::time::Duration;
+
+use crate::model::{LinkModel, WARMUP};
 
 /// What to simulate.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +48,17 @@ impl Default for SimOptions {
 }
 
 impl SimOptions {
+    /// The damage every link does.
+    pub(crate) fn link_model(&self) -> LinkModel {
+        LinkModel {
+            seed: self.seed,
+            loss: self.loss,
+            burst: self.burst,
+            jitter: self.jitter,
+            reorder: self.reorder,
+        }
+    }
+
     /// Parses the command line (without the program name).
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
         let mut o = Self::default();

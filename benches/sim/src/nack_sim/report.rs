@@ -1,6 +1,9 @@
 //! The figures of one run and their JSON line.
 
-use super::*;
+use sfu_core::ShieldStats;
+
+use super::SimOptions;
+use crate::model::json::{self, num};
 
 /// Figures of one run; see the module documentation for definitions.
 #[derive(Debug, Clone, Default)]
@@ -54,29 +57,8 @@ pub struct SimReport {
 impl SimReport {
     /// The report as one line of JSON.
     pub fn to_json(&self, o: &SimOptions) -> String {
-        let num = |x: f64| {
-            if x.is_finite() {
-                serde_json::json!((x * 10_000.0).round() / 10_000.0)
-            } else {
-                serde_json::Value::Null
-            }
-        };
-        let shield = |s: &Option<ShieldStats>| match s {
-            None => serde_json::Value::Null,
-            Some(s) => serde_json::json!({
-                "losses_seen": s.hop.detector.losses_seen,
-                "nacks_sent": s.hop.detector.nacks_sent,
-                "nacks_received": s.hop.responder.nacks_received,
-                "cache_hits": s.hop.responder.cache_hits,
-                "cache_misses": s.hop.responder.cache_misses,
-                "upstream_requests": s.hop.responder.upstream_requests,
-                "repairs_sent": s.repairs_sent,
-                "repairs_forwarded": s.repairs_forwarded,
-                "duplicates_dropped": s.duplicates_dropped,
-                "gave_ups": s.hop.detector.gave_ups,
-                "cache_bytes_max": s.hop.cache_bytes_max,
-            }),
-        };
+        let shield =
+            |s: &Option<ShieldStats>| s.as_ref().map_or(serde_json::Value::Null, json::shield);
         serde_json::json!({
             "seed": o.seed,
             "seconds": o.seconds,

@@ -1,6 +1,26 @@
 //! The figures of a finished run.
 
 use super::*;
+use crate::model::DEADLINE;
+
+/// What the metrics need about one media packet.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PacketLog {
+    pub(crate) sent_at: Duration,
+    pub(crate) measured: bool,
+    pub(crate) pub_lost: bool,
+    pub(crate) relay_seen: bool,
+    pub(crate) relay_lost: bool,
+}
+
+/// What the metrics need about one media packet at one viewer.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Reception {
+    pub(crate) arrival: Option<Duration>,
+    pub(crate) first_copy_seen: bool,
+    pub(crate) first_copy_lost: bool,
+    pub(crate) cache_repaired: bool,
+}
 
 impl<R: Recovery> World<R> {
     pub(crate) fn report(self) -> SimReport {
@@ -69,7 +89,7 @@ impl<R: Recovery> World<R> {
             .iter()
             .filter_map(|v| self.b.session_rtt(v.session))
             .collect();
-        let relay_rtt: Vec<Duration> = self.a.session_rtt(self.a_relay).into_iter().collect();
+        let relay_rtt: Vec<Duration> = self.a.session_rtt(self.relay.up).into_iter().collect();
         let stats = [
             self.a.loss_recovery().shield_stats(),
             self.b.loss_recovery().shield_stats(),

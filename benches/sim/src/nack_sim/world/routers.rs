@@ -1,23 +1,40 @@
-//! Deliveries to the two routers and what they output.
+//! Deliveries to the two routers, the publisher and the viewers, and what
+//! the routers output.
+
+use sfu_core::Output;
 
 use super::*;
+use crate::model::id_in_payload;
+
+/// What B sends a viewer: RTP (and whether B's cache served it) or RTCP.
+enum ToViewer {
+    Rtp(ViewerPacket, bool),
+    Rtcp(Bytes),
+}
 
 impl<R: Recovery> World<R> {
     pub(crate) fn deliver(&mut self, d: Delivery) {
         let instant = self.instant();
-        match d.to {
-            Node::A(session) => {
+        match d {
+            Delivery::A {
+                session,
+                rtcp,
+                data,
+            } => {
                 // Dropped input is counted by the router; the network model
                 // only produces well-formed packets.
-                let _ = if d.rtcp {
-                    self.a.handle_rtcp(instant, session, d.data)
+                let _ = if rtcp {
+                    self.a.handle_rtcp(instant, session, data)
                 } else {
-                    self.a.handle_rtp(instant, session, d.data)
+                    self.a.handle_rtp(instant, session, data)
                 };
                 self.drain_a();
             }
-            Node::B(session) => {
-                let (rtcp, data) = (d.rtcp, d.data);
+            Delivery::B {
+                session,
+                rtcp,
+                data,
+            } => {
                 self.b_call(move |b, now| {
                     let _ = if rtcp {
                         b.handle_rtcp(now, session, data)
@@ -26,38 +43,36 @@ impl<R: Recovery> World<R> {
                     };
                 });
             }
-            Node::Publisher => self.publisher_rtcp(&d.data),
-            Node::Subscriber(i) => {
-                if d.rtcp {
-                    self.viewer_rtcp(i, &d.data);
-                } else {
-                    self.viewer_rtp(i, d.data, d.from_cache);
-                }
+            Delivery::Publisher(data) => {
+                self.publisher.handle_rtcp(self.now, &data);
+                self.drain_publisher();
             }
+            Delivery::SubscriberRtp {
+                i,
+                packet,
+                from_cache,
+            } => self.viewer_rtp(i, packet, from_cache),
+            Delivery::SubscriberRtcp { i, data } => self.viewers[i].handle_rtcp(self.now, &data),
         }
     }
 
     pub(crate) fn drain_a(&mut self) {
         while let Some(out) = self.a.poll_output() {
-            let (session, rtcp, data) = match out {
+            let (session, rtcp, data, id) = match out {
                 Output::Rtp {
                     session, packet, ..
-                } => (session, false, Bytes::from(packet.to_vec())),
-                Output::Rtcp { session, packet } => (session, true, packet),
+                } => {
+                    let id = id_in_payload(&packet.payload);
+                    (session, false, Bytes::from(packet.to_vec()), id)
+                }
+                Output::Rtcp { session, packet } => (session, true, packet, None),
             };
             if session == self.a_pub {
                 if let Some(at) = self.a_to_pub.send(self.now) {
-                    let d = Delivery {
-                        to: Node::Publisher,
-                        rtcp,
-                        data,
-                        from_cache: false,
-                    };
-                    self.schedule(at, d);
+                    self.queue.push(at, Delivery::Publisher(data));
                 }
                 continue;
             }
-            let id = if rtcp { None } else { id_of_datagram(&data) };
             let arrival = self.a_to_b.send(self.now);
             if let Some(log) = id.and_then(|id| self.packets.get_mut(id as usize))
                 && !log.relay_seen
@@ -66,13 +81,12 @@ impl<R: Recovery> World<R> {
                 log.relay_lost = arrival.is_none();
             }
             if let Some(at) = arrival {
-                let d = Delivery {
-                    to: Node::B(self.b_relay),
+                let d = Delivery::B {
+                    session: self.relay.down,
                     rtcp,
                     data,
-                    from_cache: false,
                 };
-                self.schedule(at, d);
+                self.queue.push(at, d);
             }
         }
     }
@@ -93,49 +107,62 @@ impl<R: Recovery> World<R> {
             .count();
         let mut rtp_index = 0;
         for out in outputs {
-            let (session, rtcp, data, id, cached) = match out {
+            match out {
                 Output::Rtp {
                     session, packet, ..
                 } => {
                     rtp_index += 1;
                     let cached = rtp_index + from_cache > rtp_total;
-                    let id = id_in_payload(&packet.payload);
-                    (session, false, Bytes::from(packet.to_vec()), id, cached)
+                    if session == self.relay.down {
+                        // The relay's publisher session gets RTCP only.
+                        continue;
+                    }
+                    self.b_to_viewer(session, ToViewer::Rtp(ViewerPacket::of(&packet), cached));
                 }
-                Output::Rtcp { session, packet } => (session, true, packet, None, false),
-            };
-            if session == self.b_relay {
-                if let Some(at) = self.b_to_a.send(self.now) {
-                    let d = Delivery {
-                        to: Node::A(self.a_relay),
-                        rtcp,
-                        data,
-                        from_cache: false,
-                    };
-                    self.schedule(at, d);
+                Output::Rtcp { session, packet } => {
+                    if session == self.relay.down {
+                        if let Some(at) = self.b_to_a.send(self.now) {
+                            let d = Delivery::A {
+                                session: self.relay.up,
+                                rtcp: true,
+                                data: packet,
+                            };
+                            self.queue.push(at, d);
+                        }
+                        continue;
+                    }
+                    self.b_to_viewer(session, ToViewer::Rtcp(packet));
                 }
-                continue;
             }
-            let Some(&i) = self.viewer_by_session.get(&session) else {
-                continue;
+        }
+    }
+
+    /// Sends a packet from B to the viewer of `session`.
+    fn b_to_viewer(&mut self, session: SessionId, what: ToViewer) {
+        let Some(&i) = self.viewer_by_session.get(&session) else {
+            return;
+        };
+        let arrival = self.b_to_sub[i].send(self.now);
+        if let ToViewer::Rtp(packet, _) = &what
+            && let Some(r) = packet
+                .id
+                .and_then(|id| self.receptions[i].get_mut(id as usize))
+            && r.arrival.is_none()
+            && !r.first_copy_seen
+        {
+            r.first_copy_seen = true;
+            r.first_copy_lost = arrival.is_none();
+        }
+        if let Some(at) = arrival {
+            let d = match what {
+                ToViewer::Rtcp(data) => Delivery::SubscriberRtcp { i, data },
+                ToViewer::Rtp(packet, from_cache) => Delivery::SubscriberRtp {
+                    i,
+                    packet,
+                    from_cache,
+                },
             };
-            let arrival = self.b_to_sub[i].send(self.now);
-            if let Some(r) = id.and_then(|id| self.receptions[i].get_mut(id as usize))
-                && r.arrival.is_none()
-                && !r.first_copy_seen
-            {
-                r.first_copy_seen = true;
-                r.first_copy_lost = arrival.is_none();
-            }
-            if let Some(at) = arrival {
-                let d = Delivery {
-                    to: Node::Subscriber(i),
-                    rtcp,
-                    data,
-                    from_cache: cached,
-                };
-                self.schedule(at, d);
-            }
+            self.queue.push(at, d);
         }
     }
 }
