@@ -231,6 +231,9 @@ pub(crate) struct Layer {
     pub last_packet_at: Option<Instant>,
     pub rate: RateMeter,
     pub last_keyframe_request: Option<Instant>,
+    /// `keyframes` when the last request went out: more since means it
+    /// was answered.
+    pub keyframes_at_request: u64,
     pub keyframe_requests_sent: u64,
     pub keyframe_requests_suppressed: u64,
     pub keyframes: u64,
@@ -263,6 +266,7 @@ impl Track {
                 last_packet_at: None,
                 rate: RateMeter::default(),
                 last_keyframe_request: None,
+                keyframes_at_request: 0,
                 keyframe_requests_sent: 0,
                 keyframe_requests_suppressed: 0,
                 keyframes: 0,

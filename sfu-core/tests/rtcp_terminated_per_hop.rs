@@ -139,8 +139,10 @@ fn subscriber_nacks_reach_the_publisher_in_its_sequence_numbers() {
     assert_eq!(u16::from_be_bytes([n[14], n[15]]), 0b1);
 }
 
-#[test]
-fn many_plis_become_one_upstream_request_per_interval() {
+/// 20 subscribers asking every 100 ms for 1 s: with a 500 ms interval, a
+/// request the publisher answers (a keyframe arrives) is repeated after
+/// the interval, one it leaves unanswered after half of it.
+fn plis_upstream(answer: bool) -> (usize, u64) {
     let mut call = common::Call::new(20);
     call.send(1, 0, common::VP8_KEY);
     call.drain();
@@ -153,20 +155,32 @@ fn many_plis_become_one_upstream_request_per_interval() {
     let mut sent = 0;
     for step in 0..10u32 {
         let t = now + Duration::from_millis(100) * step;
+        call.now = t;
         for (i, (session, _)) in call.subscribers.clone().into_iter().enumerate() {
             call.router
                 .handle_rtcp(t, session, pli(0x200 + i as u32))
                 .unwrap();
         }
-        sent += call
+        let asked = call
             .rtcp_to(call.publisher)
             .iter()
             .filter(|p| p[1] == 206)
             .count();
+        sent += asked;
+        if answer && asked > 0 {
+            call.send(2 + step as u16, 3000 * step, common::VP8_KEY);
+            call.drain();
+        }
     }
-    // 200 requests over 1 s with a 500 ms interval: at t=0 and t=500 ms.
-    assert_eq!(sent, 2);
-    assert_eq!(call.router.stats().keyframe_requests_suppressed, 198);
+    (sent, call.router.stats().keyframe_requests_suppressed)
+}
+
+#[test]
+fn many_plis_become_one_upstream_request_per_interval() {
+    // Answered: at t = 0 and 500 ms.
+    assert_eq!(plis_upstream(true), (2, 198));
+    // Unanswered (the request or the keyframe lost): at 0, 300, 600, 900.
+    assert_eq!(plis_upstream(false), (4, 196));
 }
 
 #[test]

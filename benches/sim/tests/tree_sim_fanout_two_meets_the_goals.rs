@@ -1,7 +1,13 @@
 //! The cascading tree's goals (10 nodes, 1 000 viewers, 5 % loss on every
-//! hop each way, 10 s, fanout K = 2), over the first four seeds, with the
-//! simulator's own metrics; and what a run with a startup stall achieves
-//! (seed 22, see `a_node_that_loses_its_first_packet_waits_for_a_keyframe`).
+//! hop each way, 10 s, fanout K = 2), with the simulator's own metrics,
+//! over the first four seeds and the two (9 and 22) that once stalled a
+//! node's start: the first packet of the keyframe a node's subscription
+//! began at was lost on its hop, which its shield cannot NACK (nothing
+//! earlier to see a gap after), and its keyframe request then crossed
+//! lossy hops at most once per 500 ms per router, so nodes showed no video
+//! until ~1.9 s (0.989 and 0.987 within 250 ms). Routers now retry an
+//! unanswered keyframe request after half the interval (seeds 1–24: all
+//! ≥ 0.9983).
 
 use std::sync::OnceLock;
 use std::thread;
@@ -10,7 +16,7 @@ use sfu_sim::tree_sim as sim;
 use sfu_sim::tree_sim::{TreeOptions, TreeReport};
 
 const K: usize = 2;
-const SEEDS: [u64; 4] = [1, 2, 3, 4];
+const SEEDS: [u64; 6] = [1, 2, 3, 4, 9, 22];
 
 fn options(seed: u64) -> TreeOptions {
     TreeOptions {
@@ -20,12 +26,11 @@ fn options(seed: u64) -> TreeOptions {
     }
 }
 
-/// The goal seeds, then the stall seed, two at a time.
+/// The goal seeds, two at a time.
 fn runs() -> &'static Vec<TreeReport> {
     static RUNS: OnceLock<Vec<TreeReport>> = OnceLock::new();
     RUNS.get_or_init(|| {
-        let seeds: Vec<u64> = SEEDS.iter().copied().chain([STALL_SEED]).collect();
-        seeds
+        SEEDS
             .chunks(2)
             .flat_map(|pair| {
                 thread::scope(|s| {
@@ -44,7 +49,7 @@ fn runs() -> &'static Vec<TreeReport> {
 }
 
 fn goal_runs() -> &'static [TreeReport] {
-    &runs()[..SEEDS.len()]
+    runs()
 }
 
 #[test]
@@ -155,38 +160,16 @@ fn the_tree_is_deeper_than_a_star() {
     }
 }
 
-/// On 2 of the 21 seeds measured (1–20 and 22: seeds 9 and 22) the goal
-/// is missed at 0.989 and 0.987, not by the hop-by-hop repair but by a
-/// node's start: the first packet a node receives of the video stream is
-/// the start of the keyframe its subscription begins at; when that packet
-/// is lost on the hop, the node's shield cannot NACK it (its detector has
-/// nothing earlier to see a gap after), so the node waits for a new
-/// keyframe. Its keyframe request crosses lossy hops one PLI at a time
-/// and each router sends at most one per layer per 500 ms, so on seed 22
-/// node 3 (depth 2) and node 7 below it show no video until ~1.9 s, past
-/// the 1 s warm-up. What such a run honestly achieves is asserted here.
-const STALL_SEED: u64 = 22;
-
 #[test]
-fn a_node_that_loses_its_first_packet_waits_for_a_keyframe() {
-    let r = &runs()[SEEDS.len()];
-    assert_eq!(r.seed, STALL_SEED);
-    let late = r
-        .first_video_ms
-        .iter()
-        .filter(|t| t.is_some_and(|ms| ms > 1000.0))
-        .count();
-    assert!(late >= 1, "{:?}", r.first_video_ms);
-    assert!(
-        r.delivered_within_deadline >= 0.985,
-        "{} delivered within 250 ms",
-        r.delivered_within_deadline
-    );
-    // The stall, not the repair: the origin's viewers and depth 1 are
-    // unaffected, and the rest of each goal holds.
-    assert!(r.delivered_within_deadline_by_depth[0] >= 0.995);
-    assert!(r.delivered_within_deadline_by_depth[1] >= 0.995);
-    assert!(r.publisher_nacks_per_publisher_loss <= 1.05);
-    assert!(r.origin_relay_media_copies <= K as f64);
-    assert_eq!(r.relay_children_max, K);
+fn every_node_starts_its_video_within_the_warm_up() {
+    for r in goal_runs() {
+        assert!(
+            r.first_video_ms
+                .iter()
+                .all(|t| t.is_some_and(|ms| ms < 1000.0)),
+            "seed {}: {:?}",
+            r.seed,
+            r.first_video_ms
+        );
+    }
 }

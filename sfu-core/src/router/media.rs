@@ -479,7 +479,11 @@ fn bind_by_rid(
     Some(route)
 }
 
-/// Emits a PLI for `layer` unless one went out within `interval`.
+/// Emits a PLI for `layer` unless one went out within `interval`, or,
+/// while that one is still unanswered (no keyframe since), within a
+/// half of it: a request or the keyframe's first packet lost on the
+/// way must not leave a subscriber — or a whole subtree of a cascade —
+/// waiting a full interval per hop.
 fn request_keyframe(
     outputs: &mut std::collections::VecDeque<Output>,
     stats: &mut super::RouterStats,
@@ -494,8 +498,10 @@ fn request_keyframe(
     let Some(l) = track.layer_mut(layer) else {
         return;
     };
+    let answered = l.keyframes > l.keyframes_at_request;
+    let wait = if answered { interval } else { interval / 2 };
     if l.last_keyframe_request
-        .is_some_and(|t| now.saturating_duration_since(t) < interval)
+        .is_some_and(|t| now.saturating_duration_since(t) < wait)
     {
         l.keyframe_requests_suppressed += 1;
         stats.keyframe_requests_suppressed += 1;
@@ -505,6 +511,7 @@ fn request_keyframe(
         return;
     };
     l.last_keyframe_request = Some(now);
+    l.keyframes_at_request = l.keyframes;
     l.keyframe_requests_sent += 1;
     stats.keyframe_requests_sent += 1;
     let packet = match kind {
