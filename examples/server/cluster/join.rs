@@ -11,7 +11,7 @@ use sfu::net::cluster::{DirectoryError, NodeId, NodeRecord, TrackKey, choose_par
 use sfu::net::{RelayKeys, SessionId, SrtpProfile};
 
 use super::wire::{self, RelayRequest, Relayed, Track, UnrelayRequest};
-use super::{Cluster, Link, Upstream, Write, peer, relay_name};
+use super::{Cluster, HEARTBEAT_TTL, Link, TICK, Upstream, Write, peer, relay_name};
 
 /// Why a pull of a track published elsewhere failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,9 +85,24 @@ impl Cluster {
     /// session publishing it and its name there, joining the track's tree
     /// first if this node is not in it yet.
     pub async fn source(&self, key: &TrackKey) -> Result<(SessionId, String), JoinError> {
+        let known = |c: &Cluster| c.state().upstream.get(key).map(|u| u.link);
+        // A track not (yet) in the directory is looked for again for a
+        // heartbeat's time, without holding up other joins: right after
+        // Redis came back empty, the origin rewrites its records within it.
+        let deadline = tokio::time::Instant::now() + HEARTBEAT_TTL + 2 * TICK;
+        loop {
+            if known(self).is_some() {
+                break;
+            }
+            match self.tree_view(key).await? {
+                Some(v) if v.live.contains_key(&v.origin) => break,
+                _ if tokio::time::Instant::now() < deadline => tokio::time::sleep(TICK).await,
+                _ => return Err(JoinError::NotFound),
+            }
+        }
         let _turn = self.joining.lock().await;
-        if let Some(u) = self.state().upstream.get(key) {
-            return Ok((u.link, relay_name(key)));
+        if let Some(link) = known(self) {
+            return Ok((link, relay_name(key)));
         }
         let view = self.tree_view(key).await?.ok_or(JoinError::NotFound)?;
         if !view.live.contains_key(&view.origin) {
