@@ -8,16 +8,8 @@
 //
 // Prints one JSON line of figures, then `calls SCENARIO: ok`; exits non-zero
 // on failure.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { args, check, openSession, procs, sleep, start, stopAll, until, waitForHttp, withChromium } from './lib.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
 const scenario = args.scenario || 'push';
 const httpPort = 19080 + Math.floor(Math.random() * 1000);
 const udpPort = 29443 + Math.floor(Math.random() * 1000);
@@ -26,59 +18,9 @@ const APP = 'test';
 const SECRET = 'calls-interop-secret-0123456789';
 // A second app: a session of one app must be 404 through the other.
 const OTHER = ['other', 'other-secret-9876543210'];
-const here = dirname(fileURLToPath(import.meta.url));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const children = [];
 
-function start(cmd, cmdArgs, name) {
-  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
-  child.stderr.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
-  child.on('exit', (code, signal) => { if (!stopping) crashed = `${name} exited (${code ?? signal})`; });
-  children.push(child);
-  return child;
-}
-let stopping = false;
-let crashed = null;
-
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-}
-
-// Polls `probe` until `done(value)` holds; the last value goes in the error.
-async function until(label, ms, probe, done) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    if (crashed) throw new Error(`${label}: ${crashed}`);
-    last = await probe();
-    if (done(last)) return last;
-    await sleep(400);
-  }
-  throw new Error(`${label}: not within ${ms} ms: ${JSON.stringify(last).slice(0, 1500)}`);
-}
-
-async function waitForHttp(url, ms) {
-  await until(`server on ${url}`, ms, async () => {
-    try { return (await fetch(url)).ok; } catch { return false; }
-  }, (ok) => ok);
-}
-
-// A page of the server's origin (so the API is same-origin and the camera
-// allowed: loopback is a secure context) holding one Calls session, `s`.
-async function session(browser, label) {
-  const page = await browser.newPage();
-  page.on('console', (m) => process.stderr.write(`[${label}] ${m.text()}\n`));
-  page.on('pageerror', (e) => process.stderr.write(`[${label}] page error: ${e.message}\n`));
-  await page.goto(`${base}/`);
-  await page.addScriptTag({ path: join(here, 'calls-client.js') });
-  const id = await page.evaluate(async ([prefix, token]) => {
-    window.s = new CallsSession(prefix, token);
-    window.pc = window.s.pc;
-    return window.s.open();
-  }, [`${base}/v1/apps/${APP}/`, SECRET]);
-  return { page, id, label, eval: (fn, arg) => page.evaluate(fn, arg) };
-}
+// A page of the server's origin holding one Calls session, `s`.
+const session = (browser, label) => openSession(browser, { base, app: APP, secret: SECRET }, label);
 
 const inbound = (viewer) => viewer.eval(() => window.s.inbound());
 const connection = (peer) => peer.eval(() => window.s.pc.connectionState);
@@ -324,35 +266,18 @@ async function main() {
     '--app', `${APP}:${SECRET}`, '--app', OTHER.join(':'),
   ], 'sfu');
   await waitForHttp(`${base}/healthz`, 30000);
-  const profile = mkdtempSync(join(tmpdir(), 'sfu-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
-  try {
-    await run(browser);
-    if (crashed) throw new Error(crashed);
-  } finally {
-    await browser.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
+  await withChromium(run);
+  if (procs.crashed) throw new Error(procs.crashed);
 }
 
 // A hung browser or server must fail the test, not stall cargo test.
 setTimeout(() => {
   console.error(`calls ${scenario}: FAILED: timed out`);
-  stopping = true;
-  for (const c of children) c.kill('SIGKILL');
+  procs.stopping = true;
+  for (const c of procs.children) c.kill('SIGKILL');
   process.exit(1);
 }, 150000).unref();
 main()
   .then(() => { console.log(`calls ${scenario}: ok`); })
   .catch((e) => { console.error(`calls ${scenario}: FAILED: ${e.message}`); process.exitCode = 1; })
-  .finally(() => { stopping = true; for (const c of children) c.kill('SIGTERM'); });
+  .finally(stopAll);
