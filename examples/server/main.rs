@@ -97,6 +97,11 @@ fn start_cluster(
             .unwrap_or_else(|| format!("http://{http_addr}")),
         relay,
         draining: false,
+        incarnation: u64::from_str_radix(
+            &ids::random_id().ok_or("no OS randomness for the incarnation")?[..16],
+            16,
+        )
+        .map_err(|e| e.to_string())?,
     };
     let directory =
         cluster::redis::RedisDirectory::connect(&c.redis, std::time::Duration::from_millis(500))

@@ -135,7 +135,7 @@ impl Cluster {
         let existing = self.state().links.get(&child).cloned();
         let reuse = existing
             .as_ref()
-            .filter(|l| l.remote == r.relay && l.keys == material)
+            .filter(|l| l.remote == r.relay && l.keys == material && l.incarnation == r.incarnation)
             .map(|l| l.session);
         let keys = match RelayKeys::new(profile, material.clone()) {
             Ok(k) => k,
@@ -171,6 +171,7 @@ impl Cluster {
                         session: link,
                         remote: r.relay,
                         keys: material,
+                        incarnation: r.incarnation,
                     },
                 );
                 let children = st.downstream.entry(key.clone()).or_default();

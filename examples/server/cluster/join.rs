@@ -49,6 +49,21 @@ struct TreeView {
     live: HashMap<NodeId, NodeRecord>,
 }
 
+impl TreeView {
+    /// What this node records of a track received from `parent` on `link`.
+    fn upstream(&self, parent: &NodeId, link: SessionId) -> Upstream {
+        let incarnation = |n: &NodeId| self.live.get(n).map_or(0, |r| r.incarnation);
+        Upstream {
+            parent: parent.clone(),
+            origin: self.origin.clone(),
+            parent_incarnation: incarnation(parent),
+            origin_incarnation: incarnation(&self.origin),
+            link,
+            moving: false,
+        }
+    }
+}
+
 impl Cluster {
     async fn tree_view(&self, key: &TrackKey) -> Result<Option<TreeView>, JoinError> {
         let key = key.clone();
@@ -109,15 +124,9 @@ impl Cluster {
             return Err(JoinError::NotFound);
         }
         let (parent, link) = self.attach(key, &view, &[]).await?;
-        self.state().upstream.insert(
-            key.clone(),
-            Upstream {
-                parent: parent.clone(),
-                origin: view.origin.clone(),
-                link,
-                moving: false,
-            },
-        );
+        self.state()
+            .upstream
+            .insert(key.clone(), view.upstream(&parent, link));
         self.write(Write::Parent(key.clone(), parent));
         Ok((link, relay_name(key)))
     }
@@ -131,9 +140,12 @@ impl Cluster {
         view: &TreeView,
         avoid: &[NodeId],
     ) -> Result<(NodeId, SessionId), JoinError> {
-        let mut skip = avoid.to_vec();
+        // `avoid` (a parent that died or restarted) is out of the tree
+        // with its subtree; a node that refused us is only no candidate.
+        let mut skip = Vec::new();
         for _ in 0..ATTEMPTS {
-            let usable = |n: &NodeId| view.live.get(n).is_some_and(|r| !r.draining);
+            let usable =
+                |n: &NodeId| !avoid.contains(n) && view.live.get(n).is_some_and(|r| !r.draining);
             let parent = choose_parent(
                 &view.origin,
                 &view.edges,
@@ -161,6 +173,7 @@ impl Cluster {
     async fn link_to(&self, parent: &NodeRecord) -> Result<Link, String> {
         if let Some(l) = self.state().links.get(&parent.id)
             && l.remote == parent.relay
+            && l.incarnation == parent.incarnation
         {
             return Ok(l.clone());
         }
@@ -186,6 +199,7 @@ impl Cluster {
             session,
             remote,
             keys: material,
+            incarnation: parent.incarnation,
         };
         self.state().links.insert(parent.id.clone(), link.clone());
         Ok(link)
@@ -199,6 +213,7 @@ impl Cluster {
             child: self.id().to_string(),
             relay: self.me.relay,
             keys: wire::hex(&link.keys),
+            incarnation: self.me.incarnation,
         };
         let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
         let (status, answer) = peer::call(
@@ -257,21 +272,14 @@ impl Cluster {
                     Ok(moved)
                 })
                 .await?;
-            Ok::<_, JoinError>((parent, link, moved, view.origin))
+            Ok::<_, JoinError>((view.upstream(&parent, link), moved))
         }
         .await;
         match result {
-            Ok((parent, link, moved, origin)) => {
+            Ok((upstream, moved)) => {
+                let parent = upstream.parent.clone();
                 tracing::info!(track = %key, from = %old.parent, to = %parent, moved, "re-attached");
-                self.state().upstream.insert(
-                    key.clone(),
-                    Upstream {
-                        parent: parent.clone(),
-                        origin,
-                        link,
-                        moving: false,
-                    },
-                );
+                self.state().upstream.insert(key.clone(), upstream);
                 self.write(Write::Parent(key.clone(), parent));
                 self.release(&key, &old.parent).await;
             }

@@ -83,6 +83,10 @@ impl Dir {
 struct Upstream {
     parent: NodeId,
     origin: NodeId,
+    /// The incarnations they had when we attached: another one is a
+    /// restart, whose relays and sessions are gone.
+    parent_incarnation: u64,
+    origin_incarnation: u64,
     /// The relay link's session, which publishes the track as
     /// [`relay_name`] of its key.
     link: SessionId,
@@ -96,6 +100,8 @@ struct Link {
     session: SessionId,
     remote: SocketAddr,
     keys: Vec<u8>,
+    /// The other node's incarnation the link was opened with.
+    incarnation: u64,
 }
 
 /// A record to write to the directory at the next tick.
@@ -107,6 +113,8 @@ enum Write {
     RemoveTrack(TrackKey),
     Parent(TrackKey, NodeId),
     LeaveTree(TrackKey),
+    /// A child of ours that died or restarted leaves the tree.
+    RemoveChild(TrackKey, NodeId),
 }
 
 #[derive(Debug, Default)]

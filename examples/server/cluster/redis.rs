@@ -70,6 +70,9 @@ struct StoredRecord {
     http: String,
     relay: SocketAddr,
     draining: bool,
+    /// Absent in a record of a node before incarnations: 0.
+    #[serde(default)]
+    incarnation: u64,
 }
 
 /// [`Directory`] in Redis, over one blocking connection that is opened
@@ -272,6 +275,7 @@ fn encode_record(node: &NodeRecord) -> Result<String, DirectoryError> {
         http: node.http.clone(),
         relay: node.relay,
         draining: node.draining,
+        incarnation: node.incarnation,
     };
     let json = serde_json::to_string(&stored)
         .map_err(|e| DirectoryError::Corrupt(format!("node record of {}: {e}", node.id)))?;
@@ -305,6 +309,7 @@ fn decode_record(bytes: &[u8], id: &NodeId, key: &str) -> Result<NodeRecord, Dir
         http: stored.http,
         relay: stored.relay,
         draining: stored.draining,
+        incarnation: stored.incarnation,
     })
 }
 
@@ -462,6 +467,7 @@ mod tests {
             http: format!("http://{name}.test:8080"),
             relay: "127.0.0.1:4000".parse().unwrap(),
             draining: false,
+            incarnation: 7,
         }
     }
 

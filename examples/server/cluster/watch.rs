@@ -36,6 +36,7 @@ fn apply(d: &mut dyn Directory, me: &NodeId, w: &Write) -> Result<(), DirectoryE
         Write::RemoveTrack(key) => d.remove_track(key),
         Write::Parent(key, parent) => d.set_parent(key, me, parent),
         Write::LeaveTree(key) => d.leave_tree(key, me),
+        Write::RemoveChild(key, child) => d.leave_tree(key, child),
     }
 }
 
@@ -117,6 +118,7 @@ impl Cluster {
             .collect();
         for k in &keys {
             self.drop_child(k, node).await;
+            self.write(Write::RemoveChild(k.clone(), node.clone()));
         }
         let carries_upstream = {
             let st = self.state();
@@ -189,7 +191,11 @@ async fn tick(cluster: &Arc<Cluster>, ticks: u64) {
         .filter_map(|(id, r)| r.map(|r| (id, r)))
         .collect();
     for (i, (key, u)) in upstream.iter().enumerate() {
-        let origin_gone = !live.contains_key(&u.origin)
+        // Another incarnation of the origin is a restart: its sessions,
+        // and this track, are gone.
+        let origin_gone = live
+            .get(&u.origin)
+            .is_none_or(|r| r.incarnation != u.origin_incarnation)
             || (check_origins
                 && origins
                     .get(i)
@@ -199,7 +205,9 @@ async fn tick(cluster: &Arc<Cluster>, ticks: u64) {
             cluster.end_upstream(key).await;
             continue;
         }
-        let parent_ok = live.get(&u.parent).is_some_and(|r| !r.draining);
+        let parent_ok = live
+            .get(&u.parent)
+            .is_some_and(|r| !r.draining && r.incarnation == u.parent_incarnation);
         if !parent_ok && !u.moving {
             if let Some(x) = cluster.state().upstream.get_mut(key) {
                 x.moving = true;
@@ -211,7 +219,11 @@ async fn tick(cluster: &Arc<Cluster>, ticks: u64) {
         }
     }
     for child in children {
-        if !live.contains_key(&child) {
+        let linked = cluster.state().links.get(&child).map(|l| l.incarnation);
+        let gone = live
+            .get(&child)
+            .is_none_or(|r| linked.is_some_and(|i| i != r.incarnation));
+        if gone {
             cluster.forget_node(&child).await;
         }
     }

@@ -49,6 +49,9 @@ pub struct RelayRequest {
     pub child: String,
     pub relay: std::net::SocketAddr,
     pub keys: String,
+    /// The child's incarnation (a restart makes a new link).
+    #[serde(default)]
+    pub incarnation: u64,
 }
 
 /// `POST /cluster/v1/unrelay`: a child no longer wants `track` from us.

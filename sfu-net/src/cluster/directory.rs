@@ -46,6 +46,10 @@ pub struct NodeRecord {
     pub relay: SocketAddr,
     /// It is stopping: it takes no new children, and its children move.
     pub draining: bool,
+    /// Drawn at random when the node's process starts: a node restarted
+    /// under the same id within a heartbeat is another incarnation, whose
+    /// relay links and sessions are gone.
+    pub incarnation: u64,
 }
 
 /// A published track, named as the application names it: the app, the

@@ -193,6 +193,7 @@ mod tests {
             http: format!("http://{id}"),
             relay: "127.0.0.1:1".parse().unwrap(),
             draining: false,
+            incarnation: 1,
         }
     }
 

@@ -45,6 +45,7 @@ pub(crate) fn join_in_turn(
             http: format!("http://{id}.sim:8080"),
             relay: SocketAddr::from(([10, 0, (n >> 8) as u8, n as u8], 4000)),
             draining: false,
+            incarnation: 1,
         };
         dir.heartbeat(now, &record, Duration::from_secs(30))?;
     }
