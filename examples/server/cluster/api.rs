@@ -109,7 +109,7 @@ impl Cluster {
         };
         let siblings = others(self);
         let mut counted = siblings.len();
-        if counted >= self.fanout {
+        if counted >= self.fanout && self.absences_trusted() {
             // A child that died or drains counts no more: the node asking
             // is often its orphan, asking before our own tick noticed (a
             // draining child keeps its relay until it goes).

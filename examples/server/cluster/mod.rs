@@ -248,6 +248,17 @@ impl Cluster {
         }
     }
 
+    /// Whether the directory's silence about a node means it is gone: it
+    /// answers, and has for long enough that every live node has written
+    /// its heartbeat back (after Redis restarted empty, it had not).
+    fn absences_trusted(&self) -> bool {
+        let st = self.state();
+        st.directory_up
+            && st
+                .up_since
+                .is_some_and(|t| t.elapsed() > HEARTBEAT_TTL + TICK)
+    }
+
     /// Whether this node is stopping (it takes no new children).
     pub fn draining(&self) -> bool {
         self.state().draining
