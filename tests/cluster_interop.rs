@@ -57,3 +57,14 @@ fn cluster_tree_chains_layers_and_heals_after_a_node_is_killed() {
 fn cluster_survives_redis_loss_and_recovers_when_it_returns() {
     run_scenario("redis");
 }
+
+/// The README's walk-through on the server's own pages: `publish.html` on
+/// node a (WHIP), `watch.html` on node c and then node b (WHEP of a stream
+/// published on another node), which at fanout 1 chains a → c → b for both
+/// tracks. Node c is then stopped gracefully (SIGTERM): it drains — b
+/// moves below a before c's relays stop, so b's viewer goes at most 1 s
+/// without a decoded frame — and c exits by itself with status 0.
+#[test]
+fn cluster_whep_on_any_node_and_a_graceful_stop_drains_first() {
+    run_scenario("whep");
+}

@@ -236,14 +236,20 @@ fn run(config: Config) -> Result<(), String> {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+        let serve = http::serve(listener, tls, limits, counters, server);
+        tokio::pin!(serve);
         tokio::select! {
-            () = http::serve(listener, tls, limits, counters, server) => {}
+            () = &mut serve => {}
             _ = terminate.recv() => {
                 // A cluster node drains first: its children move to other
-                // parents before its relays stop.
+                // parents (and tell it so over HTTP, which keeps serving)
+                // before its relays stop.
                 if let Some(c) = &cluster {
                     tracing::info!("SIGTERM: draining");
-                    c.drain(std::time::Duration::from_secs(10)).await;
+                    tokio::select! {
+                        () = c.drain(std::time::Duration::from_secs(10)) => {}
+                        () = &mut serve => {}
+                    }
                 }
             }
         }

@@ -536,7 +536,63 @@ async function redisScenario(browser) {
   }));
 }
 
-const scenarios = { tree: treeScenario, redis: redisScenario };
+// The README's walk-through: the server's own pages, WHIP on a, WHEP on c
+// and then b (a chain a → c → b at fanout 1). c is stopped gracefully
+// (SIGTERM): it drains — b moves below a before c stops — so b's viewer
+// barely pauses, and c exits on its own.
+async function whepScenario(browser) {
+  const page = async (id, path, label) => {
+    const p = await browser.newPage();
+    p.on('console', (m) => process.stderr.write(`[${label}] ${m.text()}\n`));
+    await p.goto(`${nodes[id].base}/${path}`, { waitUntil: 'domcontentloaded' });
+    return p;
+  };
+  const publisher = await page('a', 'publish.html?stream=cam', 'publish@a');
+  await publisher.waitForFunction(() => window.sfuResource, null, { timeout: 15000 });
+  const watch = {};
+  for (const id of ['c', 'b']) {
+    watch[id] = await page(id, 'watch.html?stream=cam', `watch@${id}`);
+    await until(`watch@${id} decodes`, 20000, () => watch[id].evaluate(async () => {
+      if (!window.pc) return 0;
+      let f = 0;
+      (await window.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') f = s.framesDecoded || 0; });
+      return f;
+    }), (f) => f > 10);
+  }
+  const keys = ['~whip/cam/0', '~whip/cam/1'];
+  for (const key of keys) {
+    const t = await until(`${key} tree`, 10000, () => tree(key), (t) => !treeProblem(t, 'a', ['c', 'b']));
+    check(t.parent.c === 'a' && t.parent.b === 'c', `${key}: expected a → c → b, got ${JSON.stringify(t.parent)}`);
+  }
+  await watch.b.evaluate(() => {
+    window.samples = [];
+    const tick = async () => {
+      let f = 0;
+      (await window.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') f = s.framesDecoded || 0; });
+      window.samples.push([Date.now(), f]);
+      window.sampler = setTimeout(tick, 50);
+    };
+    tick();
+  });
+  await sleep(1000);
+  const at = Date.now();
+  const exited = new Promise((resolve) => nodes.c.child.on('exit', (code, signal) => resolve({ code, signal })));
+  nodes.c.child.expected = true;
+  nodes.c.child.kill('SIGTERM');
+  const how = await Promise.race([exited, sleep(15000).then(() => null)]);
+  check(how && how.code === 0, `c did not drain and exit by itself within 15 s: ${JSON.stringify(how)}`);
+  await sleep(3000);
+  const samples = await watch.b.evaluate((t0) => window.samples.filter(([t]) => t >= t0 - 1000), at);
+  const { gap } = longestGap(samples, 1);
+  for (const key of keys) {
+    const t = await until(`${key} tree after the drain`, 10000, () => tree(key), (t) => !treeProblem(t, 'a', ['b']));
+    check(t.parent.b === 'a', `${key}: b should be below a after c drained: ${JSON.stringify(t.parent)}`);
+  }
+  console.log(JSON.stringify({ scenario: 'whep', drain_gap_ms: gap, c_exit_ms: Date.now() - at }));
+  check(gap <= 1000, `watch@b went ${gap} ms without a decoded frame while c drained (limit 1000)`);
+}
+
+const scenarios = { tree: treeScenario, redis: redisScenario, whep: whepScenario };
 
 async function main() {
   if (!args.server) throw new Error('--server PATH is required');
