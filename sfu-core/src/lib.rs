@@ -66,7 +66,9 @@
 //! - Switches layers only at a keyframe of the target layer (VP8, VP9,
 //!   H.264, AV1 detected from the payload).
 //! - Terminates RTCP: PLI/FIR from any number of subscribers become at most
-//!   one upstream request per layer per interval; sender reports are
+//!   one upstream request per layer per interval (half of it while the
+//!   last one is unanswered, so a lost request or a lost keyframe packet
+//!   costs less than an interval per hop); sender reports are
 //!   regenerated per subscriber with its timestamps and the publisher's NTP
 //!   clock; receiver reports to publishers are generated here; NACKs go to a
 //!   pluggable [`LossRecovery`].
