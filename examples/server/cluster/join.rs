@@ -38,6 +38,9 @@ impl JoinError {
     }
 }
 
+/// How long after a re-attach its pulls restart at a keyframe.
+const RESYNC_AFTER: std::time::Duration = std::time::Duration::from_millis(600);
+
 /// Candidate parents tried per join before giving up.
 const ATTEMPTS: usize = 4;
 
@@ -282,6 +285,8 @@ impl Cluster {
                 self.state().upstream.insert(key.clone(), upstream);
                 self.write(Write::Parent(key.clone(), parent));
                 self.release(&key, &old.parent).await;
+                drop(_turn);
+                self.resync(&key).await;
             }
             Err(JoinError::NotFound) => {
                 tracing::info!(track = %key, "the track's origin is gone: ended here");
@@ -294,6 +299,24 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// Once a re-attached track has settled (the new parent answered our
+    /// layer demand), every pull of it here starts again at a keyframe,
+    /// keeping its SSRCs and numbering: a browser that got frames it could
+    /// not decode while the new link settled (seen in 1 of ~30 browser
+    /// runs, packets but no decodable frame until its own keyframe request
+    /// 3 s later) decodes again at once.
+    async fn resync(&self, key: &TrackKey) {
+        tokio::time::sleep(RESYNC_AFTER).await;
+        let Some(link) = self.state().upstream.get(key).map(|u| u.link) else {
+            return;
+        };
+        let name = relay_name(key);
+        let _ = self
+            .sfu
+            .try_call(move |n, now| n.move_pulls(now, link, &name, link, &name))
+            .await;
     }
 
     /// Tells a former parent (if it still answers) to stop relaying `key`.
