@@ -223,10 +223,7 @@ impl Cluster {
     /// already publishes (their events may have come before the session
     /// had its Calls id).
     pub async fn session_opened(&self, app: &str, id: &str, node: SessionId) {
-        self.state()
-            .sessions
-            .insert((app.to_owned(), id.to_owned()));
-        self.write(Write::Session(app.to_owned(), id.to_owned()));
+        self.session_recorded(app, id);
         let names = self
             .sfu
             .call(move |n, _| n.published_tracks(node))
@@ -234,6 +231,36 @@ impl Cluster {
             .unwrap_or_default();
         for (name, _) in names {
             self.track_published(app, id, &name);
+        }
+    }
+
+    /// A session (Calls, or a WHIP stream) is held here.
+    fn session_recorded(&self, app: &str, id: &str) {
+        self.state()
+            .sessions
+            .insert((app.to_owned(), id.to_owned()));
+        self.write(Write::Session(app.to_owned(), id.to_owned()));
+    }
+
+    /// A session held here ended: its record and its tracks' go.
+    fn session_ended(&self, app: &str, id: &str) {
+        let gone: Vec<TrackKey> = {
+            let mut st = self.state();
+            st.sessions.remove(&(app.to_owned(), id.to_owned()));
+            let gone: Vec<TrackKey> = st
+                .origins
+                .iter()
+                .filter(|k| k.app == app && k.session == id)
+                .cloned()
+                .collect();
+            for k in &gone {
+                st.origins.remove(k);
+            }
+            gone
+        };
+        self.write(Write::RemoveSession(app.to_owned(), id.to_owned()));
+        for k in gone {
+            self.write(Write::RemoveTrack(k));
         }
     }
 
@@ -316,24 +343,7 @@ impl Listener for Cluster {
             }
             NodeEvent::Closed { session, .. } => {
                 if let Some(s) = self.sessions.by_node(*session) {
-                    let gone: Vec<TrackKey> = {
-                        let mut st = self.state();
-                        st.sessions.remove(&(s.app.clone(), s.id.clone()));
-                        let gone: Vec<TrackKey> = st
-                            .origins
-                            .iter()
-                            .filter(|k| k.app == s.app && k.session == s.id)
-                            .cloned()
-                            .collect();
-                        for k in &gone {
-                            st.origins.remove(k);
-                        }
-                        gone
-                    };
-                    self.write(Write::RemoveSession(s.app.clone(), s.id.clone()));
-                    for k in gone {
-                        self.write(Write::RemoveTrack(k));
-                    }
+                    self.session_ended(&s.app, &s.id);
                 }
                 self.stream_closed(*session);
                 // A relay link that closed: forget it and what crossed it.

@@ -10,7 +10,7 @@ use sfu::net::cluster::TrackKey;
 use sfu::net::{PullTrack, SessionId};
 
 use super::join::JoinError;
-use super::{Cluster, Write, peer};
+use super::{Cluster, peer};
 use crate::http::Reply;
 
 /// The directory's app for WHIP streams.
@@ -29,12 +29,8 @@ impl Cluster {
     /// A WHIP publisher of `stream` is live here as `session`, publishing
     /// `names`.
     pub fn stream_published(&self, stream: &str, session: SessionId, names: &[String]) {
-        {
-            let mut st = self.state();
-            st.streams.insert(stream.to_owned(), session);
-            st.sessions.insert((WHIP_APP.to_owned(), stream.to_owned()));
-        }
-        self.write(Write::Session(WHIP_APP.to_owned(), stream.to_owned()));
+        self.state().streams.insert(stream.to_owned(), session);
+        self.session_recorded(WHIP_APP, stream);
         for name in names {
             self.track_published(WHIP_APP, stream, name);
         }
@@ -42,7 +38,7 @@ impl Cluster {
 
     /// The stream `session` published, which just closed.
     pub(super) fn stream_closed(&self, session: SessionId) {
-        let gone = {
+        let stream = {
             let mut st = self.state();
             let Some(stream) = st
                 .streams
@@ -53,22 +49,9 @@ impl Cluster {
                 return;
             };
             st.streams.remove(&stream);
-            st.sessions.remove(&(WHIP_APP.to_owned(), stream.clone()));
-            let keys: Vec<TrackKey> = st
-                .origins
-                .iter()
-                .filter(|k| k.app == WHIP_APP && k.session == stream)
-                .cloned()
-                .collect();
-            for k in &keys {
-                st.origins.remove(k);
-            }
-            (stream, keys)
+            stream
         };
-        self.write(Write::RemoveSession(WHIP_APP.to_owned(), gone.0));
-        for k in gone.1 {
-            self.write(Write::RemoveTrack(k));
-        }
+        self.session_ended(WHIP_APP, &stream);
     }
 
     /// The WHIP publisher of `stream` on this node.

@@ -71,7 +71,6 @@ impl Cluster {
             draining: self.draining(),
             ..self.me.clone()
         };
-        let queued = writes.clone();
         let result = self
             .dir
             .run(move |d, now| {
@@ -101,7 +100,6 @@ impl Cluster {
                 // Everything is written again once it answers (it may
                 // have restarted empty).
                 st.resync = true;
-                drop(queued);
                 false
             }
         }
