@@ -115,6 +115,9 @@ pub enum Error {
     /// The command needs a relay link.
     #[error("this session is not a relay link")]
     NotARelay,
+    /// The command needs a direct session ([`crate::Node::open_direct`]).
+    #[error("this session is not a direct session")]
+    NotDirect,
     /// A relay link to this address exists already.
     #[error("a relay link to {0} already exists")]
     RelayExists(std::net::SocketAddr),

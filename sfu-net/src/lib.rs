@@ -110,9 +110,9 @@ pub use error::Error;
 pub use event::{CloseReason, EndpointEvent, Transmit};
 pub use ice::IceCredentials;
 pub use node::{
-    Negotiated, Node, NodeConfig, NodeEvent, NodeStats, PullTrack, PushTrack, RelayKeys,
-    RelayLayer, RelayTrack, SdpType, SessionDescription, TrackEndReason, TrackInfo, TrackLocation,
-    TrackOutcome, TrackState, TrackStatus,
+    DirectPacket, DirectPull, DirectTrack, Negotiated, Node, NodeConfig, NodeEvent, NodeStats,
+    PullTrack, PushTrack, RelayKeys, RelayLayer, RelayTrack, SdpType, SessionDescription,
+    TrackEndReason, TrackInfo, TrackLocation, TrackOutcome, TrackState, TrackStatus,
 };
 pub use session::{SessionKey, TransportConfig};
 /// Sessions are named by the router's id in every layer.

@@ -19,6 +19,7 @@
 
 mod commands;
 mod config;
+mod direct;
 mod event;
 mod relay;
 mod sections;
@@ -31,6 +32,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use rustc_hash::FxHashMap;
@@ -40,6 +42,7 @@ use crate::{Endpoint, sdp};
 use crate::{EndpointEvent, EndpointStats, Error, Transmit};
 
 pub use config::NodeConfig;
+pub use direct::{DirectPacket, DirectPull, DirectTrack};
 pub use event::{
     Negotiated, NodeEvent, PullTrack, PushTrack, SdpType, SessionDescription, TrackEndReason,
     TrackOutcome, TrackState,
@@ -85,6 +88,9 @@ pub struct NodeStats {
     /// (shape, lengths, entry count), and entries of them dropped for
     /// naming no track relayed over the link.
     pub relay_demand_dropped: u64,
+    /// Packets for direct sessions dropped because the application did
+    /// not drain [`Node::poll_direct`].
+    pub direct_dropped: u64,
     /// Node events dropped because the application did not drain them.
     pub events_dropped: u64,
     /// Published tracks closed because no RTP arrived for
@@ -105,6 +111,8 @@ pub struct Node {
     /// the sessions that need an offer for it.
     waiting: FxHashMap<(SessionId, String), Vec<SessionId>>,
     relay_transmits: VecDeque<Transmit>,
+    /// RTP of tracks direct sessions pull, for [`Node::poll_direct`].
+    direct_out: VecDeque<DirectPacket>,
     /// Which layers of relayed tracks are wanted, each way.
     relay_demand: relay::Demand,
     events: VecDeque<NodeEvent>,
@@ -122,6 +130,7 @@ pub struct Node {
     max_queued_events: usize,
     max_relays: usize,
     relay_dropped: u64,
+    direct_dropped: u64,
     events_dropped: u64,
     tracks_idle_closed: u64,
     /// Traffic through the node's two doors, counted there so relay links
@@ -179,6 +188,8 @@ impl Node {
             max_queued_events: config.max_queued_events,
             max_relays: config.max_relays,
             relay_dropped: 0,
+            direct_out: VecDeque::new(),
+            direct_dropped: 0,
             events_dropped: 0,
             tracks_idle_closed: 0,
             traffic: Traffic::default(),
@@ -216,6 +227,7 @@ impl Node {
             bytes_sent: self.traffic.bytes_sent,
             relay_dropped: self.relay_dropped,
             relay_demand_dropped: self.relay_demand.dropped(),
+            direct_dropped: self.direct_dropped,
             events_dropped: self.events_dropped,
             tracks_idle_closed: self.tracks_idle_closed,
         }
@@ -453,6 +465,15 @@ impl Node {
                         relay::send(link, bytes, false, &mut self.relay_transmits)
                             .unwrap_or_else(|()| self.relay_dropped += 1);
                     }
+                    Some(Link::Direct(_)) => {
+                        let packet = DirectPacket {
+                            session,
+                            ssrc: packet.ssrc,
+                            rtp: Bytes::copy_from_slice(bytes),
+                        };
+                        direct::deliver(&mut self.direct_out, packet)
+                            .unwrap_or_else(|()| self.direct_dropped += 1);
+                    }
                     None => {}
                 }
             }
@@ -465,7 +486,8 @@ impl Node {
                         relay::send(link, &packet, true, &mut self.relay_transmits)
                             .unwrap_or_else(|()| self.relay_dropped += 1);
                     }
-                    None => {}
+                    // See the direct module: its RTCP is not delivered.
+                    Some(Link::Direct(_)) | None => {}
                 }
             }
         }
@@ -526,6 +548,9 @@ impl Node {
         if let Link::Relay(link) = &s.link {
             self.relays.remove(&link.remote);
             self.router.loss_recovery_mut().set_trunk(session, false);
+        }
+        if let Link::Direct(_) = &s.link {
+            self.direct_out.retain(|p| p.session != session);
         }
         for w in &s.waiting {
             if let Some(list) = self.waiting.get_mut(&(w.publisher, w.name.clone())) {

@@ -8,6 +8,7 @@ use sfu_core::{CodecConfig, ResumePoint, SessionId, SubscriptionId};
 use crate::IceCredentials;
 use crate::sdp::{MediaKind, Negotiation, PayloadFormat};
 
+use super::direct::DirectLink;
 use super::relay::RelayLink;
 
 /// A track a session publishes.
@@ -95,6 +96,8 @@ pub(crate) struct Client {
 pub(crate) enum Link {
     Client(Box<Client>),
     Relay(Box<RelayLink>),
+    /// A participant in the application's process ([`super::direct`]).
+    Direct(Box<DirectLink>),
 }
 
 #[derive(Debug)]
@@ -118,14 +121,14 @@ impl Session {
     pub fn client(&self) -> Option<&Client> {
         match &self.link {
             Link::Client(c) => Some(c),
-            Link::Relay(_) => None,
+            Link::Relay(_) | Link::Direct(_) => None,
         }
     }
 
     pub fn client_mut(&mut self) -> Option<&mut Client> {
         match &mut self.link {
             Link::Client(c) => Some(c),
-            Link::Relay(_) => None,
+            Link::Relay(_) | Link::Direct(_) => None,
         }
     }
 

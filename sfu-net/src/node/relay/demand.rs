@@ -171,14 +171,14 @@ fn all_layers(n: usize) -> u8 {
 fn relay_of(session: Option<&Session>) -> Option<&RelayLink> {
     match &session?.link {
         Link::Relay(r) => Some(r),
-        Link::Client(_) => None,
+        Link::Client(_) | Link::Direct(_) => None,
     }
 }
 
 fn relay_of_mut(session: Option<&mut Session>) -> Option<&mut RelayLink> {
     match &mut session?.link {
         Link::Relay(r) => Some(r),
-        Link::Client(_) => None,
+        Link::Client(_) | Link::Direct(_) => None,
     }
 }
 
@@ -270,7 +270,8 @@ impl Node {
         d.wants.clear();
         for s in sessions.values() {
             match &s.link {
-                Link::Client(_) => {
+                // A direct session's pulls want layers as a client's do.
+                Link::Client(_) | Link::Direct(_) => {
                     for sender in &s.senders {
                         let Some(pull) = &sender.pull else {
                             continue;

@@ -448,6 +448,7 @@ impl Node {
                         .collect();
                     Some(layer_order(&rids).into_iter().map(Some).collect())
                 }
+                Link::Direct(_) => None,
             })
             .filter(|rids| rids.len() == n);
         rids.unwrap_or_else(|| vec![None; n])
