@@ -542,3 +542,91 @@ fn one_address_opens_a_bounded_share_of_sessions_without_credentials() {
     }
     assert!(again.is_some(), "the slot did not come back");
 }
+
+/// One request with a binary body on a fresh connection: status and body.
+fn raw_request(server: &Server, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect_timeout(&server.http, Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "{head}\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
+    (status, out[split + 4..].to_vec())
+}
+
+#[test]
+fn the_meeting_channel_sequences_members_and_refuses_strangers() {
+    use sfu::e2ee::wire::{ClientId, GroupMessage};
+    let server = start(None, &[]);
+    let connect = || {
+        let (status, body) =
+            request(&server, "POST", "/demo/rooms/r1/mls/connect", &[], "").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v = json(&body);
+        (
+            v["client"].as_str().unwrap().parse::<u64>().unwrap(),
+            v["credential"].as_str().unwrap().to_owned(),
+            v["after"].as_u64().unwrap(),
+        )
+    };
+    let (a, a_cred, _) = connect();
+    let (_, b_cred, b_after) = connect();
+    let join = GroupMessage::JoinRequest {
+        client: ClientId(a),
+        key_package: vec![9; 64],
+    }
+    .to_bytes();
+    let send = |cred: &str, body: &[u8]| {
+        raw_request(
+            &server,
+            &format!("POST /demo/rooms/r1/mls/send HTTP/1.1\r\nAuthorization: Bearer {cred}"),
+            body,
+        )
+        .0
+    };
+    assert_eq!(send(&a_cred, &join), 204);
+    // b may not send a join request in a's name, nor junk; a stranger's
+    // credential is refused before anything is parsed.
+    assert_eq!(send(&b_cred, &join), 400);
+    assert_eq!(send(&b_cred, &[0xff, 1, 2]), 400);
+    assert_eq!(send(&format!("{a}.{}", "00".repeat(16)), &join), 401);
+    assert_eq!(send("junk", &join), 401);
+    // b reads the one order: a's request, then the relay's Found for a.
+    let (status, body) = raw_request(
+        &server,
+        &format!(
+            "GET /demo/rooms/r1/mls/poll?after={b_after} HTTP/1.1\r\nAuthorization: Bearer {b_cred}"
+        ),
+        b"",
+    );
+    assert_eq!(status, 200);
+    let mut msgs = Vec::new();
+    let mut rest = &body[..];
+    while rest.len() >= 12 {
+        let len = u32::from_be_bytes(rest[8..12].try_into().unwrap()) as usize;
+        msgs.push(GroupMessage::decode(&rest[12..12 + len]).unwrap());
+        rest = &rest[12 + len..];
+    }
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(
+        msgs[1],
+        GroupMessage::Found {
+            client: ClientId(a)
+        }
+    );
+    // Leaving by beacon (credential in the body) is a departure others read.
+    let (status, _) = request(&server, "POST", "/demo/rooms/r1/mls/leave", &[], &a_cred).unwrap();
+    assert_eq!(status, 204);
+    assert_eq!(send(&a_cred, &join), 401);
+    let (_, metrics) = get(&server, "/metrics").unwrap();
+    assert!(
+        metrics.contains("mls_messages_rejected_total 2"),
+        "{metrics}"
+    );
+}

@@ -18,6 +18,7 @@ mod config;
 mod demo;
 mod http;
 mod ids;
+mod meeting;
 mod metrics;
 mod node;
 mod quota;
@@ -147,6 +148,7 @@ fn run(config: Config) -> Result<(), String> {
         Arc::clone(&quota),
     ));
     let rooms = Arc::new(demo::Rooms::default());
+    let channels = Arc::new(meeting::channel::Channels::default());
     // Bound before anything starts, so the cluster can advertise the port.
     let http_listener = std::net::TcpListener::bind(config.http)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -200,6 +202,7 @@ fn run(config: Config) -> Result<(), String> {
         calls,
         whip,
         rooms,
+        channels: Arc::clone(&channels),
         counters: Arc::clone(&counters),
         cluster: cluster.clone(),
     });
@@ -228,6 +231,9 @@ fn run(config: Config) -> Result<(), String> {
         }
         if config.demo {
             println!("meeting demo: {scheme}://{http_addr}/demo/?room=lobby");
+        }
+        if config.demo {
+            meeting::spawn_sweeper(Arc::clone(&channels));
         }
         if let Some(c) = &cluster {
             println!("cluster node {} (fanout {})", c.id(), c.fanout());

@@ -45,6 +45,8 @@ impl HttpCounters {
 pub struct Gauges {
     pub calls_sessions: usize,
     pub node_sessions: usize,
+    /// Meeting channel messages refused (malformed, out of turn, too big).
+    pub mls_rejected: u64,
 }
 
 /// One metric family: its HELP and TYPE lines, then a sample per label set
@@ -85,6 +87,13 @@ pub fn render(stats: &DriverStats, gauges: &Gauges, http: &HttpCounters) -> Stri
         "gauge",
         "Live Calls API sessions.",
         &[("", gauges.calls_sessions as u64)],
+    );
+    metric(
+        m,
+        "mls_messages_rejected_total",
+        "counter",
+        "Meeting channel (MLS broadcast) messages refused: malformed, out of turn, too big.",
+        &[("", gauges.mls_rejected)],
     );
     metric(
         m,

@@ -28,6 +28,8 @@ pub struct Server {
     pub calls: Arc<Calls>,
     pub whip: Arc<Whip>,
     pub rooms: Arc<Rooms>,
+    /// The meeting's MLS broadcast channels.
+    pub channels: Arc<crate::meeting::channel::Channels>,
     pub counters: Arc<HttpCounters>,
     /// Cluster mode: the node-to-node API under `/cluster/v1/`.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
@@ -92,6 +94,7 @@ impl Server {
         let gauges = Gauges {
             calls_sessions: self.calls.sessions.total(),
             node_sessions: stats.node.sessions,
+            mls_rejected: self.channels.rejected(),
         };
         Reply::bytes(
             StatusCode::OK,
@@ -190,6 +193,24 @@ impl Handler for Server {
             (&Method::GET, ["watch.html"]) => Reply::page(include_str!("pages/watch.html")),
             (&Method::GET, ["demo"] | ["demo", ""]) if self.demo => {
                 Reply::page(include_str!("pages/demo.html"))
+            }
+            (_, ["demo", "rooms", room, "mls", op]) if self.demo => {
+                crate::meeting::handle(
+                    &self.channels,
+                    &method,
+                    room,
+                    op,
+                    &query,
+                    ids::bearer(auth),
+                    &body,
+                )
+                .await
+            }
+            (&Method::GET, ["e2ee", file @ ..]) => {
+                match crate::meeting::module_file(&file.join("/")) {
+                    Some(js) => Reply::bytes(StatusCode::OK, "text/javascript", js),
+                    None => not_found(&path),
+                }
             }
             (_, ["demo", "rooms", room]) if self.demo => match self.apps.first() {
                 Some(app) => self
