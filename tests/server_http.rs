@@ -630,3 +630,29 @@ fn the_meeting_channel_sequences_members_and_refuses_strangers() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_rust_member_founds_an_empty_rooms_group_and_lists_itself() {
+    let server = start(None, &[]);
+    let (status, body) = request(&server, "POST", "/demo/rooms/bots/member", &[], "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let session = json(&body)["sessionId"].as_str().unwrap().to_owned();
+    // Alone in the room, the relay designates it founder: it is in epoch
+    // 0 of its own group, with a safety number.
+    let mut stats = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, body) = get(&server, "/demo/rooms/bots/member").unwrap();
+        stats = json(&body);
+        if stats["phase"] == "member" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(stats["phase"], "member", "{stats}");
+    assert_eq!(stats["epoch"], 0);
+    assert_eq!(stats["safetyNumber"].as_str().unwrap().len(), 35, "{stats}");
+    let (_, room) = get(&server, "/demo/rooms/bots").unwrap();
+    assert!(room.contains(&session), "{room}");
+    let (status, _) = get(&server, "/demo/rooms/nobody/member").unwrap();
+    assert_eq!(status, 404);
+}

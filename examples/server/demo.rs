@@ -117,6 +117,19 @@ impl Rooms {
         }
     }
 
+    /// The room's members: `(session id, track names)`.
+    pub fn members(&self, room: &str) -> Vec<(String, Vec<String>)> {
+        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        rooms
+            .get(room)
+            .map(|m| {
+                m.iter()
+                    .map(|x| (x.session_id.clone(), x.tracks.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Removes `session_id` from every room.
     pub fn leave(&self, session_id: &str) {
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());

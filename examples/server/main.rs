@@ -193,6 +193,16 @@ fn run(config: Config) -> Result<(), String> {
         max_body: config.max_body,
     };
     let counters = Arc::new(metrics::HttpCounters::default());
+    let members = match config.apps.first() {
+        Some(app) if config.demo => Some(meeting::member::Members::new(
+            Arc::clone(&channels),
+            Arc::clone(&rooms),
+            Arc::clone(&calls.sessions),
+            app.id.clone(),
+            driver.handle(),
+        )),
+        _ => None,
+    };
     let server = Arc::new(routes::Server {
         apps: config.apps.clone(),
         demo: config.demo,
@@ -203,6 +213,7 @@ fn run(config: Config) -> Result<(), String> {
         whip,
         rooms,
         channels: Arc::clone(&channels),
+        members,
         counters: Arc::clone(&counters),
         cluster: cluster.clone(),
     });

@@ -30,6 +30,8 @@ pub struct Server {
     pub rooms: Arc<Rooms>,
     /// The meeting's MLS broadcast channels.
     pub channels: Arc<crate::meeting::channel::Channels>,
+    /// The meeting's Rust members (with the demo and an app).
+    pub members: Option<Arc<crate::meeting::member::Members>>,
     pub counters: Arc<HttpCounters>,
     /// Cluster mode: the node-to-node API under `/cluster/v1/`.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
@@ -205,6 +207,9 @@ impl Handler for Server {
                     &body,
                 )
                 .await
+            }
+            (_, ["demo", "rooms", room, "member"]) if self.demo => {
+                crate::meeting::handle_member(self.members.as_deref(), &method, room)
             }
             (&Method::GET, ["e2ee", file @ ..]) => {
                 match crate::meeting::module_file(&file.join("/")) {

@@ -289,24 +289,24 @@ impl Channels {
     }
 }
 
+/// Parses the wire form of a poll's answer (what the Rust member reads).
+pub fn parse_poll(mut data: &[u8]) -> Vec<(u64, &[u8])> {
+    let mut out = Vec::new();
+    while data.len() >= 12 {
+        let seq = u64::from_be_bytes(data[..8].try_into().unwrap_or_default());
+        let len = u32::from_be_bytes(data[8..12].try_into().unwrap_or_default()) as usize;
+        let Some(msg) = data.get(12..12 + len) else {
+            break;
+        };
+        out.push((seq, msg));
+        data = &data[12 + len..];
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Parses the wire form of a poll's answer (what the Rust member reads).
-    fn parse_poll(mut data: &[u8]) -> Vec<(u64, &[u8])> {
-        let mut out = Vec::new();
-        while data.len() >= 12 {
-            let seq = u64::from_be_bytes(data[..8].try_into().unwrap_or_default());
-            let len = u32::from_be_bytes(data[8..12].try_into().unwrap_or_default()) as usize;
-            let Some(msg) = data.get(12..12 + len) else {
-                break;
-            };
-            out.push((seq, msg));
-            data = &data[12 + len..];
-        }
-        out
-    }
 
     #[test]
     fn the_first_joiner_is_told_to_found_and_everyone_reads_one_order() {

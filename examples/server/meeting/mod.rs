@@ -3,6 +3,8 @@
 //! module's files.
 
 pub mod channel;
+pub mod member;
+mod rtp;
 
 use std::time::Instant;
 
@@ -19,6 +21,29 @@ pub fn module_file(name: &str) -> Option<&'static str> {
     // Filled in as the module's files land.
     let _ = name;
     None
+}
+
+/// `…/demo/rooms/{room}/member`: `POST` starts the room's Rust member (or
+/// finds it), `GET` reads what it did.
+pub fn handle_member(members: Option<&member::Members>, method: &Method, room: &str) -> Reply {
+    let Some(members) = members.filter(|_| ids::valid_name(room)) else {
+        return Reply::error(StatusCode::NOT_FOUND, "not_found", "no Rust member here");
+    };
+    match *method {
+        Method::POST => match members.start(room) {
+            Ok(stats) => Reply::json(StatusCode::OK, &stats),
+            Err(e) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e),
+        },
+        Method::GET => match members.stats(room) {
+            Some(stats) => Reply::json(StatusCode::OK, &stats),
+            None => Reply::error(StatusCode::NOT_FOUND, "not_found", "no member in this room"),
+        },
+        _ => Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "GET or POST",
+        ),
+    }
 }
 
 /// Ends the channel leases that ran out, twice a second.
