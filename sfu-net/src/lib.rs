@@ -4,8 +4,10 @@
 //! demux, ICE-lite routed by ufrag, a DTLS 1.2 server that checks the
 //! client's certificate against its offer, SRTP/SRTCP with replay
 //! protection, consent freshness), the `sfu-core` router with its NACK
-//! shield, the SDP offer/answer of every session ([`sdp`]) and relay links
-//! to other nodes. It deliberately opens no socket, starts no thread, reads
+//! shield, the SDP offer/answer of every session ([`sdp`]), relay links
+//! to other nodes and direct sessions for participants inside the
+//! application's process ([`Node::open_direct`]; their pulls come out of
+//! [`Node::poll_direct`], drained like the other queues). It deliberately opens no socket, starts no thread, reads
 //! no clock and draws no randomness of its own (the node's comes from the
 //! seed in its [`NodeConfig`]). The [`driver`] runs a node on a mio thread
 //! with real sockets; any other loop can drive it instead.
