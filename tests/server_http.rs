@@ -655,4 +655,10 @@ fn a_rust_member_founds_an_empty_rooms_group_and_lists_itself() {
     assert!(room.contains(&session), "{room}");
     let (status, _) = get(&server, "/demo/rooms/nobody/member").unwrap();
     assert_eq!(status, 404);
+    // The browser E2EE module is served from the binary, nothing else is.
+    let (status, js) = get(&server, "/e2ee/sframe.js").unwrap();
+    assert_eq!(status, 200);
+    assert!(js.contains("export"), "{js}");
+    let (status, _) = get(&server, "/e2ee/../Cargo.toml").unwrap();
+    assert_eq!(status, 404);
 }

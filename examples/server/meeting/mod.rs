@@ -18,9 +18,13 @@ use sfu::e2ee::wire::ClientId;
 
 /// The browser E2EE module, served from the binary (no CDN).
 pub fn module_file(name: &str) -> Option<&'static str> {
-    // Filled in as the module's files land.
-    let _ = name;
-    None
+    Some(match name {
+        "sframe.js" => include_str!("../pages/e2ee/sframe.js"),
+        "codec.js" => include_str!("../pages/e2ee/codec.js"),
+        "frames.js" => include_str!("../pages/e2ee/frames.js"),
+        "transform.js" => include_str!("../pages/e2ee/transform.js"),
+        _ => return None,
+    })
 }
 
 /// `…/demo/rooms/{room}/member`: `POST` starts the room's Rust member (or
