@@ -50,7 +50,9 @@ export class FrameEncryptor {
     const n = clearPrefixLen(codec, frame);
     if (n !== null) {
       const clear = frame.subarray(0, n);
-      return concat(clear, await key.seal(ctr, clear, frame.subarray(n)));
+      const sealed = await key.seal(ctr, clear, frame.subarray(n));
+      // No clear bytes (Opus, VP9): the SFrame ciphertext is the frame; spare the copy.
+      return n === 0 ? sealed : concat(clear, sealed);
     }
     return codec === 'h264' ? encryptH264(key, ctr, frame) : encryptAv1(key, ctr, frame);
   }
@@ -228,7 +230,7 @@ export class FrameDecryptor {
     if (n !== null) {
       const clear = protectedFrame.subarray(0, n);
       const { header, plain } = await this.ring.open(nowMs, clear, protectedFrame.subarray(n));
-      r = { header, frame: concat(clear, plain) };
+      r = { header, frame: n === 0 ? plain : concat(clear, plain) };
     } else if (codec === 'h264') {
       r = await this.decryptH264(nowMs, protectedFrame);
     } else {
