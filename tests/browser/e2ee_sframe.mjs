@@ -338,6 +338,100 @@ async function transformChecks(cross) {
   return { sent: sent.length, received: got.length + echo.length };
 }
 
+// A real call between two peer connections of this page (fake camera and
+// microphone), transform.js behind RTCRtpScriptTransform on both ends, the
+// video codec forced to `codec`: every frame encrypts and decrypts (codec
+// from the frames' metadata), nothing is dropped, and the receiver decodes
+// the decrypted video, which it could not if a clear-byte rule broke the
+// packetizer or the bitstream.
+async function liveCall(cross, codec) {
+  const worker = new Worker('/e2ee/transform.js', { type: 'module' });
+  const k = cross.keys[cross.sequences[cross.transform.send].key];
+  worker.postMessage({
+    type: 'epoch', nowMs: performance.now(), epoch: 1n, suite: 4, own: { kid: BigInt(k.kid), baseKey: unhex(k.base_key) }, others: [],
+  });
+  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+  const a = new RTCPeerConnection();
+  const b = new RTCPeerConnection();
+  a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+  b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+  b.ontrack = (e) => {
+    const kind = e.track.kind;
+    e.receiver.transform = new RTCRtpScriptTransform(worker, { side: 'receive', kind, id: `recv-${kind}` });
+  };
+  for (const track of media.getTracks()) {
+    const t = a.addTransceiver(track, { direction: 'sendonly' });
+    t.sender.transform = new RTCRtpScriptTransform(worker, { side: 'send', kind: track.kind, id: `send-${track.kind}` });
+    if (track.kind === 'video') {
+      const all = RTCRtpSender.getCapabilities('video').codecs;
+      const mine = all.filter((c) => c.mimeType.toLowerCase() === `video/${codec}`);
+      t.setCodecPreferences([...mine, ...all.filter((c) => !mine.includes(c))]);
+    }
+  }
+  await a.setLocalDescription();
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription();
+  await a.setRemoteDescription(b.localDescription);
+  const decoded = async () => {
+    let v = { framesDecoded: 0 };
+    (await b.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'video') v = r; });
+    return v;
+  };
+  let st;
+  let video;
+  const end = Date.now() + (LIVE_KNOWN_BROKEN.has(codec) ? 8000 : 30000);
+  for (;;) {
+    st = await workerStats(worker);
+    video = await decoded();
+    const enough = (id) => st[id] && st[id].decrypted >= 20;
+    if (enough('recv-video') && enough('recv-audio') && video.framesDecoded >= 20) break;
+    if (Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  a.close();
+  b.close();
+  media.getTracks().forEach((t) => t.stop());
+  worker.terminate();
+  const what = `${JSON.stringify(st)}, decoded ${video.framesDecoded} ${video.frameWidth}x${video.frameHeight}`;
+  const problems = [];
+  if (!(st['recv-video']?.decrypted >= 20 && st['recv-audio']?.decrypted >= 20 && video.framesDecoded >= 20)) problems.push('too few frames');
+  for (const id of ['send-audio', 'send-video', 'recv-audio', 'recv-video']) {
+    if (!st[id] || st[id].dropped !== 0 || Object.keys(st[id].errors).length !== 0) problems.push(`${id} dropped frames`);
+  }
+  if (video.frameWidth !== 320) problems.push('decoded width');
+  return { codec, sent: st['send-video']?.encrypted, decrypted: st['recv-video']?.decrypted, decoded: video.framesDecoded, problems, what };
+}
+
+// H.264 is known not to survive libwebrtc's receiver: sfu-e2ee's rule
+// encrypts the whole slice after its NAL header, so the receiver's SPS/PPS
+// tracker reads a random PPS id from the slice header and drops every IDR
+// (no frame reaches the receive transform; keeping the first bytes of the
+// slice header clear makes it decode). The run reports it rather than
+// fails, and fails if H.264 starts working, so this note gets removed.
+const LIVE_KNOWN_BROKEN = new Set(['h264']);
+
+async function liveCalls(cross) {
+  const have = new Set(RTCRtpSender.getCapabilities('video').codecs.map((c) => c.mimeType.toLowerCase()));
+  const out = [];
+  for (const codec of ['vp8', 'vp9', 'h264', 'av1']) {
+    if (!have.has(`video/${codec}`)) {
+      out.push({ codec, skipped: 'not offered by this Chromium' });
+      continue;
+    }
+    const r = await liveCall(cross, codec);
+    if (LIVE_KNOWN_BROKEN.has(codec)) {
+      check(r.problems.length > 0, `live ${codec} works now: drop it from LIVE_KNOWN_BROKEN`);
+      check(r.sent >= 20 && r.problems.every((p) => p === 'too few frames' || p === 'decoded width'), `live ${codec}: ${r.what}`);
+      r.knownBroken = 'receiver drops IDRs whose slice header is encrypted';
+    } else {
+      check(r.problems.length === 0, `live ${codec}: ${r.problems.join(', ')}: ${r.what}`);
+    }
+    delete r.what;
+    out.push(r);
+  }
+  return out;
+}
+
 // Everything but the transform (which needs a worker of its own) and the
 // byte flips (the page does those).
 async function conformance() {
@@ -359,6 +453,7 @@ async function runPage() {
   const { rfc, decrypted, ring, encrypted, cross, keys } = await conformance();
   const flips = await flipEveryByte(cross, keys);
   const transform = await transformChecks(cross);
+  const live = await liveCalls(cross);
   const worker = new Worker('/conformance-worker.js', { type: 'module' });
   const w = await new Promise((resolve, reject) => {
     worker.onmessage = ({ data }) => (data.error ? reject(new Error(`worker: ${data.error}`)) : resolve(data));
@@ -366,16 +461,17 @@ async function runPage() {
   });
   worker.terminate();
   check(JSON.stringify(w.encrypted) === JSON.stringify(encrypted), 'the worker encrypted differently from the page');
-  return { rfc, decrypted, ring, flips, transform, worker: { rfc: w.rfc, decrypted: w.decrypted, ring: w.ring }, page: encrypted, workerOut: w.encrypted };
+  return { rfc, decrypted, ring, flips, transform, live, worker: { rfc: w.rfc, decrypted: w.decrypted, ring: w.ring }, page: encrypted, workerOut: w.encrypted };
 }
 
 const CONFORMANCE_JS = [
+  `const LIVE_KNOWN_BROKEN = new Set(${JSON.stringify([...LIVE_KNOWN_BROKEN])});`,
   "import * as sframe from '/e2ee/sframe.js';",
   "import * as codec from '/e2ee/codec.js';",
   "import * as frames from '/e2ee/frames.js';",
   'export { codec };',
   ...[unhex, hex, check, errorCode, fetchJson, rfcVectors, crossKeys, crossDecrypt, ringScript, crossEncrypt,
-    flipEveryByte, runTransform, workerStats, transformChecks, conformance, runWorker, runPage].map((f) => `export ${f}`),
+    flipEveryByte, runTransform, workerStats, transformChecks, liveCall, liveCalls, conformance, runWorker, runPage].map((f) => `export ${f}`),
 ].join('\n');
 
 const WORKER_JS = `import { runWorker } from '/conformance.js';
@@ -405,6 +501,7 @@ async function main() {
     console.log(`page: ${JSON.stringify({ rfc: summary.rfc, decrypted: summary.decrypted, ring: summary.ring, flips: summary.flips })}`);
     console.log(`worker: ${JSON.stringify(summary.worker)}`);
     console.log(`transform.js: ${JSON.stringify(summary.transform)}`);
+    for (const l of summary.live) console.log(`live call: ${JSON.stringify(l)}`);
     writeFileSync(args.out, JSON.stringify({ page: encrypted, worker: workerOut }));
     console.log('e2ee sframe ok');
   } finally {

@@ -15,7 +15,7 @@
 // Rules: a sender with no key drops frames (never sends clear); a frame
 // that does not decrypt is dropped and counted, never passed on. Per frame
 // there is one AEAD call and no key import.
-import { deriveKey } from './sframe.js';
+import { concat, deriveKey } from './sframe.js';
 import { FrameDecryptor, FrameEncryptor } from './frames.js';
 
 // One encryptor for every sending track: audio and video share our key,
@@ -82,6 +82,24 @@ function bufferOf(bytes) {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
 }
 
+// libwebrtc's AV1 packetizer drops temporal delimiters (as the AV1 RTP
+// payload format recommends), but sfu-e2ee authenticates the one its
+// sender's temporal unit begins with, so every AV1 frame from a libwebrtc
+// sender would fail. Put the 2-byte delimiter back first; a sender that
+// never had one still decrypts on the second try (a failed try records
+// nothing in the replay window).
+const TEMPORAL_DELIMITER = Uint8Array.of(0x12, 0x00);
+
+async function decryptAv1Aware(codec, data) {
+  if (codec !== 'av1' || (data[0] === 0x12 && data[1] === 0x00)) return decryptor.decrypt(now(), codec, data);
+  try {
+    return await decryptor.decrypt(now(), codec, concat(TEMPORAL_DELIMITER, data));
+  } catch (e) {
+    if (e?.code !== 'AuthenticationFailed') throw e;
+    return decryptor.decrypt(now(), codec, data);
+  }
+}
+
 function protect(readable, writable, options) {
   const st = counters(options);
   const send = options.side === 'send';
@@ -96,7 +114,7 @@ function protect(readable, writable, options) {
           frame.data = bufferOf(out);
           st.encrypted += 1;
         } else {
-          const r = await decryptor.decrypt(now(), codec, new Uint8Array(frame.data));
+          const r = await decryptAv1Aware(codec, new Uint8Array(frame.data));
           st.lastKid = String(r.kid);
           frame.data = bufferOf(r.frame);
           st.decrypted += 1;
