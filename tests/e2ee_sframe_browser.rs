@@ -5,7 +5,9 @@
 //! every codec under every cipher suite, tampered frames and a key-ring
 //! script; `tests/browser/e2ee_sframe.mjs` runs the RFC 9605 vectors,
 //! decrypts all of it, replays the script and encrypts the same plaintexts,
-//! in a page and in a worker, and drives `transform.js`. Back here the
+//! in a page and in a worker, and drives `transform.js` (through streams,
+//! and in real calls between two peer connections per video codec, which
+//! must decode; H.264 is reported as known broken). Back here the
 //! browser's ciphertext must equal the crate's byte for byte, decrypt with
 //! the crate's `FrameDecryptor`, and fail once a byte is flipped. Runs in a
 //! private network namespace with only loopback, as root; the peers are

@@ -8,8 +8,11 @@
 // page and a dedicated worker each (1) run every RFC 9605 vector, (2)
 // decrypt the crate's frames of every codec, its tampered frames and its
 // key-ring script and (3) encrypt the crate's plaintexts; the page also
-// drives transform.js through transferred streams. (3) goes to --out for
-// the Rust side to compare byte for byte. Ends with `e2ee sframe ok`.
+// drives transform.js through transferred streams, and behind
+// RTCRtpScriptTransform in real calls between two of its peer connections
+// (fake camera and microphone, VP8, VP9, H.264, AV1 in turn). (3) goes to
+// --out for the Rust side to compare byte for byte. Ends with
+// `e2ee sframe ok`.
 import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, extname } from 'node:path';
