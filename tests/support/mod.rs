@@ -75,6 +75,9 @@ pub fn prepare_peers() {
             && root()
                 .join("tests/browser/node_modules/playwright-core")
                 .exists()
+            // Pinned after the first installs: an older checkout's
+            // node_modules lacks it, so `npm ci` runs again.
+            && root().join("tests/browser/node_modules/ts-mls").exists()
             && root().join(".venv/bin/python").exists();
         if ready {
             return;
