@@ -169,6 +169,11 @@ impl ModelKeying {
     fn err(s: &str) -> Error {
         Error::Mls(s.to_string())
     }
+
+    /// The group our Commit in flight would move us to (for traces).
+    pub fn pending(&self) -> Option<&Group> {
+        self.pending.as_ref()
+    }
 }
 
 impl GroupKeying for ModelKeying {
