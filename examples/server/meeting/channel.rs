@@ -133,13 +133,9 @@ impl Room {
     fn client(&mut self, id: ClientId, token: &[u8]) -> Result<&mut Client, ChannelError> {
         self.clients
             .get_mut(&id)
-            .filter(|c| sfu_ids_match(&c.token, token))
+            .filter(|c| crate::ids::secret_matches(token, &c.token))
             .ok_or(ChannelError::UnknownClient)
     }
-}
-
-fn sfu_ids_match(a: &[u8; 16], b: &[u8]) -> bool {
-    crate::ids::secret_matches(b, a)
 }
 
 /// A connected client's credentials.

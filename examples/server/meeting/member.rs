@@ -199,6 +199,11 @@ impl Members {
     }
 
     fn tick(&self) {
+        // Only members open direct sessions: with none, nothing is queued
+        // and the driver need not be asked.
+        if self.lock().is_empty() {
+            return;
+        }
         let now = Instant::now();
         let packets = self
             .node

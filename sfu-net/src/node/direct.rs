@@ -73,8 +73,8 @@ pub struct DirectPacket {
     pub rtp: Bytes,
 }
 
-/// The node's side of a direct session: nothing but its RTCP sender SSRC;
-/// its tracks and pulls live in [`Session`] like every session's.
+/// The node's side of a direct session: the SSRCs it may send on; its
+/// tracks and pulls live in [`Session`] like every session's.
 #[derive(Debug)]
 pub(crate) struct DirectLink {
     /// SSRCs of the tracks it publishes, so a packet on any other SSRC is

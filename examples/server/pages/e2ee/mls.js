@@ -38,6 +38,7 @@
  * defaultCapabilities() (its GREASE picks from Math.random).
  */
 import * as mls from './vendor/ts-mls.js';
+import { safetyNumberOf } from './safety.js';
 
 /** The MLS cipher suite calls use (mls.rs MLS_SUITE). */
 export const MLS_SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
@@ -50,7 +51,6 @@ const SFRAME_HASH_LEN = 32;
 /** openmls's default key package lifetime and its margin into the past. */
 const KEY_PACKAGE_LIFETIME_S = 60n * 60n * 24n * 28n * 3n;
 const KEY_PACKAGE_MARGIN_S = 60n * 60n;
-const SAFETY_LABEL = new TextEncoder().encode('sfu-e2ee safety number v1');
 
 // What our leaves support: our suite, basic credentials, nothing beyond the
 // default extensions and proposals (which need no listing).
@@ -118,25 +118,9 @@ function decodeExact(decoder, bytes) {
   return r && r[1] === bytes.length ? r[0] : null;
 }
 
-/**
- * The safety number of an epoch authenticator, as safety.rs derives it:
- * SHA-256("sfu-e2ee safety number v1" || authenticator), six 5-byte groups
- * big-endian mod 100000, `%05d` each, joined by spaces.
- */
-export async function safetyNumberOf(authenticator) {
-  const input = new Uint8Array(SAFETY_LABEL.length + authenticator.length);
-  input.set(SAFETY_LABEL);
-  input.set(authenticator, SAFETY_LABEL.length);
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', input));
-  const groups = [];
-  for (let g = 0; g < 6; g++) {
-    // 40 bits fit a double exactly.
-    let v = 0;
-    for (let i = 0; i < 5; i++) v = v * 256 + d[g * 5 + i];
-    groups.push(String(v % 100000).padStart(5, '0'));
-  }
-  return groups.join(' ');
-}
+// The safety number is safety.js's (the twin of safety.rs), re-exported
+// for callers that hold only the keying.
+export { safetyNumberOf };
 
 /** One client's MLS state, backed by ts-mls. */
 export class MlsKeying {
