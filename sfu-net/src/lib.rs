@@ -89,6 +89,8 @@
 )]
 
 pub mod cluster;
+/// WebRTC data channels: SCTP over DTLS, DCEP, and fan-out to subscribers (sans-IO).
+pub mod datachannel;
 pub mod demux;
 pub mod driver;
 pub mod dtls;
