@@ -27,6 +27,8 @@ pub struct Side {
     pub reads: bool,
     /// Messages among `events`.
     pub received: usize,
+    /// When each message event was polled, in order.
+    pub arrivals: Vec<Instant>,
 }
 
 impl Side {
@@ -110,6 +112,7 @@ impl Pair {
             events: Vec::new(),
             reads: true,
             received: 0,
+            arrivals: Vec::new(),
         };
         Pair {
             sfu: side(DtlsRole::Server, sfu_role),
@@ -131,7 +134,10 @@ impl Pair {
                 while side.reads
                     && let Some(event) = side.assoc.poll_event()
                 {
-                    side.received += usize::from(matches!(event, Event::Message { .. }));
+                    if matches!(event, Event::Message { .. }) {
+                        side.received += 1;
+                        side.arrivals.push(self.now);
+                    }
                     side.events.push(event);
                     progress = true;
                 }
@@ -176,6 +182,27 @@ impl Pair {
         .map_or(self.now + TICK, |t| t.clamp(self.now, self.now + TICK));
         self.now = next.max(self.now + Duration::from_micros(1));
         self.settle();
+    }
+
+    /// Moves simulated time to `until`, stopping at every delivery and
+    /// timer on the way.
+    pub fn advance_to(&mut self, until: Instant) {
+        while self.now < until {
+            self.settle();
+            let next = [
+                self.down.next_delivery(),
+                self.up.next_delivery(),
+                self.sfu.assoc.poll_timeout(),
+                self.peer.assoc.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > self.now)
+            .min()
+            .map_or(until, |t| t.min(until));
+            self.now = next;
+            self.settle();
+        }
     }
 
     /// Ticks until `done` holds; panics after `limit` of simulated time.

@@ -185,6 +185,7 @@ impl Association {
     pub fn handle_input(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
         if self.closed {
+            self.stats.packets_after_close += 1;
             return;
         }
         match screen(packet, self.config.max_streams) {

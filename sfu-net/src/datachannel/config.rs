@@ -118,6 +118,8 @@ pub struct AssociationStats {
     /// Packets the stack would not route (an INIT when one association is
     /// up, a wrong verification tag).
     pub unroutable_packets: u64,
+    /// Packets that arrived after the association closed (dropped).
+    pub packets_after_close: u64,
     /// DCEP messages that did not decode, or OPENs on a stream id of our
     /// own parity or an open channel.
     pub malformed_dcep: u64,
