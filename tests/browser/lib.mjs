@@ -60,7 +60,7 @@ export async function until(label, ms, probe, done, every = 400) {
     if (done(last)) return last;
     await sleep(every);
   }
-  throw new Error(`${label}: not within ${ms} ms: ${JSON.stringify(last).slice(0, 1500)}`);
+  throw new Error(`${label}: not within ${ms} ms: ${JSON.stringify(last).slice(0, 8000)}`);
 }
 
 export async function waitForHttp(url, ms) {

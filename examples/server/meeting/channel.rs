@@ -26,8 +26,12 @@ use tokio::sync::Notify;
 use sfu::e2ee::relay::CallRelay;
 use sfu::e2ee::wire::{ClientId, GroupMessage, MAX_MESSAGE_LEN};
 
-/// A client that has not polled for this long has left.
-pub const LEASE: Duration = Duration::from_secs(3);
+/// A client that has not polled for this long has left. A closing page
+/// says goodbye at once (`leave` by beacon), so this only times out pages
+/// that vanished; it is long because a page that lives on is often slow to
+/// poll (a starved machine, a throttled background tab), and losing a
+/// member costs a Commit and the member's seat.
+pub const LEASE: Duration = Duration::from_secs(10);
 /// How long a poll waits for something new.
 pub const POLL_WAIT: Duration = Duration::from_secs(1);
 const MAX_ROOMS: usize = 1024;

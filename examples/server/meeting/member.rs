@@ -38,6 +38,8 @@ const TICK: Duration = Duration::from_millis(10);
 pub const SUITE: CipherSuite = CipherSuite::AesGcm128Sha256;
 /// The member's published track.
 pub const TRACK: &str = "audio";
+/// How long the echo's source may be silent to us before another takes over.
+const ECHO_HANDOVER: Duration = Duration::from_secs(1);
 
 /// What a member has done, for its page and the tests.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -79,10 +81,15 @@ struct Member {
     pulls: HashMap<u32, Pulled>,
     /// `(publisher session, track name)` pulled already.
     pulled: Vec<(SessionId, String)>,
-    /// The echo: whose audio, and our numbering of it.
+    /// The echo: whose audio, and our numbering of it. When the source
+    /// falls silent for us (it left, or its frames stopped decrypting), the
+    /// next audio that decrypts takes over on the same SSRC, its
+    /// timestamps shifted to carry on from ours.
     echo_source: Option<SessionId>,
+    echo_last: Option<Instant>,
     echo_ssrc: u32,
     echo_seq: u16,
+    echo_ts: EchoClock,
     published: bool,
     stats: MemberStats,
 }
@@ -184,8 +191,10 @@ impl Members {
             pulls: HashMap::new(),
             pulled: Vec::new(),
             echo_source: None,
+            echo_last: None,
             echo_ssrc: 0x5eed_0000 | (ticket.client.0 as u32 & 0xffff),
             echo_seq: 0,
+            echo_ts: EchoClock::default(),
             published: false,
             stats: stats.clone(),
         };
@@ -290,8 +299,11 @@ impl Members {
         let listed = self.rooms.members(room);
         let mut todo = Vec::new();
         {
-            let members = self.lock();
-            let Some(m) = members.get(room) else { return };
+            let mut members = self.lock();
+            let Some(m) = members.get_mut(room) else {
+                return;
+            };
+            let mut present = Vec::new();
             for (id, tracks) in listed {
                 let Some(s) = self.sessions.get(&self.app, &id) else {
                     continue;
@@ -299,12 +311,14 @@ impl Members {
                 if s.node == me {
                     continue;
                 }
+                present.push(s.node);
                 for t in tracks {
                     if !m.pulled.contains(&(s.node, t.clone())) {
                         todo.push((s.node, t));
                     }
                 }
             }
+            m.forget_departed(&present);
         }
         for (publisher, name) in todo {
             let n = name.clone();
@@ -331,7 +345,6 @@ impl Members {
                     .node
                     .call(move |node, now| node.publish_direct(now, me, track))
                     .is_ok_and(|r| r.is_ok());
-                m.echo_source = Some(publisher);
             }
             m.pulls.insert(
                 pull.ssrc,
@@ -346,7 +359,58 @@ impl Members {
     }
 }
 
+/// The echo's RTP timestamps: the source's, shifted so that a change of
+/// source carries on one frame after the last one we sent.
+#[derive(Default)]
+struct EchoClock {
+    offset: u32,
+    last: Option<u32>,
+    resync: bool,
+}
+
+impl EchoClock {
+    /// Opus at 48 kHz, 20 ms frames: the step across a change of source.
+    const FRAME: u32 = 960;
+
+    fn stamp(&mut self, source: u32) -> u32 {
+        if std::mem::take(&mut self.resync) {
+            self.offset = match self.last {
+                Some(last) => last.wrapping_add(Self::FRAME).wrapping_sub(source),
+                None => 0,
+            };
+        }
+        let ts = source.wrapping_add(self.offset);
+        self.last = Some(ts);
+        ts
+    }
+}
+
 impl Member {
+    /// Drops what we pulled from sessions no longer in the room (their
+    /// pulls ended with them).
+    fn forget_departed(&mut self, present: &[SessionId]) {
+        self.pulled.retain(|(p, _)| present.contains(p));
+        self.pulls.retain(|_, p| present.contains(&p.publisher));
+    }
+
+    /// Whether this decrypted audio of `publisher` is the echo's: the
+    /// current source's, or any when the source has been silent to us for
+    /// [`ECHO_HANDOVER`].
+    fn echoes(&mut self, now: Instant, publisher: SessionId) -> bool {
+        let silent = self
+            .echo_last
+            .is_none_or(|t| now.saturating_duration_since(t) >= ECHO_HANDOVER);
+        if self.echo_source != Some(publisher) {
+            if !silent {
+                return false;
+            }
+            self.echo_source = Some(publisher);
+            self.echo_ts.resync = true;
+        }
+        self.echo_last = Some(now);
+        true
+    }
+
     /// One RTP packet of a pulled track: decrypt its frame; echo the
     /// echo source's audio under our own key.
     fn media(&mut self, now: Instant, p: DirectPacket, out: &mut Vec<(SessionId, Bytes)>) {
@@ -382,7 +446,8 @@ impl Member {
                 return;
             }
         }
-        if pull.kind != MediaKind::Audio || Some(pull.publisher) != self.echo_source {
+        let (publisher, pt) = (pull.publisher, pull.pt);
+        if pull.kind != MediaKind::Audio || !self.echoes(now, publisher) {
             return;
         }
         let mut sealed = Vec::new();
@@ -394,10 +459,10 @@ impl Member {
             return;
         }
         let rtp = rtp::write(
-            pull.pt,
+            pt,
             packet.marker,
             self.echo_seq,
-            packet.timestamp,
+            self.echo_ts.stamp(packet.timestamp),
             self.echo_ssrc,
             &sealed,
         );

@@ -23,6 +23,12 @@ pub fn module_file(name: &str) -> Option<&'static str> {
         "codec.js" => include_str!("../pages/e2ee/codec.js"),
         "frames.js" => include_str!("../pages/e2ee/frames.js"),
         "transform.js" => include_str!("../pages/e2ee/transform.js"),
+        "committer.js" => include_str!("../pages/e2ee/committer.js"),
+        "wire.js" => include_str!("../pages/e2ee/wire.js"),
+        "safety.js" => include_str!("../pages/e2ee/safety.js"),
+        "mls.js" => include_str!("../pages/e2ee/mls.js"),
+        "e2ee.js" => include_str!("../pages/e2ee/e2ee.js"),
+        "vendor/ts-mls.js" => include_str!("../pages/e2ee/vendor/ts-mls.js"),
         _ => return None,
     })
 }
