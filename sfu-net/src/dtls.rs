@@ -1,5 +1,9 @@
-//! DTLS 1.2 server (via `dimpl`), the certificate it presents and the
-//! fingerprints both sides announce in SDP (RFC 8122, RFC 5763).
+//! DTLS 1.2 (via `dimpl`), the certificate it presents and the
+//! fingerprints both sides announce in SDP (RFC 8122, RFC 5763). The SFU is
+//! the server toward every client that offers; toward a third party it
+//! offered to, it is the client when the answer says `a=setup:passive`
+//! (dimpl's DTLS 1.2 client, `Dtls::set_active`), and the server's
+//! certificate is held to the answer's fingerprint the same way.
 //!
 //! The server chooses the SRTP protection profile from the client's
 //! `use_srtp` offer: AEAD_AES_128_GCM, else AEAD_AES_256_GCM, else
@@ -15,7 +19,9 @@
 //! full is dropped, the only dimpl error that leaves its state untouched.
 //! Every other dimpl error (the peer's fatal alert, the handshake timeout,
 //! a Finished that does not verify, ...) still ends the session, as do a
-//! fingerprint mismatch and a handshake without an SRTP profile.
+//! fingerprint mismatch and a handshake without an SRTP profile. As a
+//! client the screen (which knows only what clients send) is not used:
+//! junk from the server's path reaches dimpl, and may end the handshake.
 
 use std::fmt;
 use std::str::FromStr;
@@ -198,9 +204,13 @@ pub(crate) struct DtlsProgress {
     pub records_dropped: u64,
 }
 
-/// The DTLS server side of one session.
+/// The DTLS side of one session: the server, or the client once
+/// [`DtlsServer::become_client`] was called before the handshake.
 pub(crate) struct DtlsServer {
     dtls: Dtls,
+    client: bool,
+    /// The client sent its ClientHello.
+    started: bool,
     expected: Fingerprint,
     peer_verified: bool,
     connected: bool,
@@ -216,6 +226,7 @@ impl fmt::Debug for DtlsServer {
             .field("expected", &self.expected)
             .field("peer_verified", &self.peer_verified)
             .field("connected", &self.connected)
+            .field("client", &self.client)
             .finish_non_exhaustive()
     }
 }
@@ -229,6 +240,8 @@ impl DtlsServer {
     ) -> Self {
         DtlsServer {
             dtls: Dtls::new_12(config, certificate.dimpl().clone(), now),
+            client: false,
+            started: false,
             expected,
             peer_verified: false,
             connected: false,
@@ -242,6 +255,34 @@ impl DtlsServer {
         self.next_timeout
     }
 
+    /// Takes the client role (before any datagram was handled); the
+    /// handshake starts with [`DtlsServer::start`].
+    pub(crate) fn become_client(&mut self) {
+        if !self.started && !self.connected {
+            self.dtls.set_active(true);
+            self.client = true;
+        }
+    }
+
+    /// Whether this side is the DTLS client.
+    pub(crate) fn is_client(&self) -> bool {
+        self.client
+    }
+
+    /// As the client, sends the ClientHello (once, when ICE selected the
+    /// path it goes on); as the server, does nothing.
+    pub(crate) fn start(
+        &mut self,
+        now: Instant,
+        transmit: &mut impl FnMut(&[u8]),
+    ) -> Result<DtlsProgress, Error> {
+        if !self.client || self.started {
+            return Ok(DtlsProgress::default());
+        }
+        self.started = true;
+        self.handle_timeout(now, transmit)
+    }
+
     pub(crate) fn handle_packet(
         &mut self,
         now: Instant,
@@ -249,7 +290,26 @@ impl DtlsServer {
         transmit: &mut impl FnMut(&[u8]),
     ) -> Result<DtlsProgress, Error> {
         // dimpl keeps a logical clock: refresh it before every input.
+        if self.client && !self.started {
+            // Nothing from the server can come before our ClientHello.
+            return Ok(DtlsProgress {
+                records_dropped: 1,
+                ..DtlsProgress::default()
+            });
+        }
         self.dtls.handle_timeout(now).map_err(dtls_error)?;
+        if self.client {
+            match self.dtls.handle_packet(packet) {
+                Ok(()) => {}
+                Err(dimpl::Error::ReceiveQueueFull) => {
+                    let mut progress = self.drain(transmit)?;
+                    progress.records_dropped += 1;
+                    return Ok(progress);
+                }
+                Err(e) => return Err(dtls_error(e)),
+            }
+            return self.drain(transmit);
+        }
         let screened = self.screen.screen(packet, self.connected);
         let mut records_dropped = screened.dropped;
         if screened.kept > 0 {
@@ -276,6 +336,10 @@ impl DtlsServer {
         now: Instant,
         transmit: &mut impl FnMut(&[u8]),
     ) -> Result<DtlsProgress, Error> {
+        if self.client && !self.started {
+            // The client's clock runs only once its handshake started.
+            return Ok(DtlsProgress::default());
+        }
         self.dtls.handle_timeout(now).map_err(dtls_error)?;
         self.drain(transmit)
     }

@@ -1,5 +1,6 @@
 //! The endpoint: one per UDP socket, owning every session on it and
-//! routing each datagram — STUN by ufrag, DTLS and SRTP by 5-tuple.
+//! routing each datagram — STUN requests by ufrag, STUN responses to our
+//! own checks by transaction id, DTLS and SRTP by 5-tuple.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -12,10 +13,13 @@ use crate::demux::{DatagramKind, classify};
 use crate::dtls::Certificate;
 use crate::error::Error;
 use crate::event::{CloseReason, EndpointEvent, Transmit};
-use crate::ice::{CheckRejection, Path, local_ufrag_of};
+use crate::ice::{
+    CheckRejection, ControllingIce, IceAgent, IceAgentStats, Path, ResponseOutcome, RoleCheck,
+    local_ufrag_of,
+};
 use crate::pool::BufferPool;
 use crate::session::{SessionKey, TransportConfig};
-use crate::srtp::{self, SrtpDrop};
+use crate::srtp::{self, DtlsRole, SrtpDrop};
 use crate::stats::EndpointStats;
 use crate::stun::{self, StunMessage};
 use crate::timers::SessionTimers;
@@ -43,6 +47,9 @@ pub struct EndpointConfig {
     pub dtls_mtu: usize,
     /// First DTLS handshake retransmission timeout (doubles per retry).
     pub dtls_initial_rto: Duration,
+    /// A session whose own ICE agent checks (one we offered toward a third
+    /// party) fails when no candidate pair answered within this long.
+    pub ice_connect_timeout: Duration,
 }
 
 impl Default for EndpointConfig {
@@ -55,6 +62,7 @@ impl Default for EndpointConfig {
             max_queued: 16_384,
             dtls_mtu: 1150,
             dtls_initial_rto: Duration::from_secs(1),
+            ice_connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +77,12 @@ impl EndpointConfig {
     /// Sets [`EndpointConfig::max_sessions`].
     pub fn with_max_sessions(mut self, max: usize) -> Self {
         self.max_sessions = max;
+        self
+    }
+
+    /// Sets [`EndpointConfig::ice_connect_timeout`].
+    pub fn with_ice_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.ice_connect_timeout = timeout;
         self
     }
 
@@ -98,8 +112,15 @@ pub struct Endpoint<K: SessionKey> {
     events: VecDeque<EndpointEvent<K>>,
     stats: EndpointStats,
     stun_scratch: Vec<u8>,
-    /// Each session's next DTLS retransmission or consent expiry.
+    /// Each session's next DTLS retransmission, consent expiry or check.
     timers: SessionTimers<K>,
+    /// The full ICE agents of sessions we offered (third parties).
+    agents: HashMap<K, IceAgent>,
+    /// Our checks in flight, by transaction id: how a response finds its
+    /// session (it names no ufrag of ours). At most a few per agent.
+    by_transaction: HashMap<[u8; 12], K>,
+    /// Counters of agents already gone.
+    agent_stats: IceAgentStats,
     /// Outgoing datagrams: blocks come back once the driver sent them.
     tx_pool: BufferPool,
     /// Decrypted RTP: blocks come back once the retransmission caches
@@ -156,6 +177,9 @@ impl<K: SessionKey> Endpoint<K> {
             stats: EndpointStats::default(),
             stun_scratch: Vec::with_capacity(128),
             timers: SessionTimers::new(),
+            agents: HashMap::new(),
+            by_transaction: HashMap::new(),
+            agent_stats: IceAgentStats::default(),
             tx_pool: BufferPool::new(TX_BLOCKS),
             rx_pool: BufferPool::new(RX_BLOCKS),
         })
@@ -169,6 +193,20 @@ impl<K: SessionKey> Endpoint<K> {
     /// Drop counters and totals.
     pub fn stats(&self) -> EndpointStats {
         self.stats
+    }
+
+    /// Counters of the full ICE agents (sessions we offered), summed.
+    pub fn ice_agent_stats(&self) -> IceAgentStats {
+        let mut sum = self.agent_stats;
+        for a in self.agents.values() {
+            sum.add(&a.stats());
+        }
+        sum
+    }
+
+    /// Entries in the transaction-id routing map (our checks in flight).
+    pub fn transaction_route_count(&self) -> usize {
+        self.by_transaction.len()
     }
 
     /// Live sessions.
@@ -236,6 +274,93 @@ impl<K: SessionKey> Endpoint<K> {
             .schedule(id, transport.next_timeout(self.config.consent_timeout));
         self.sessions.insert(id, transport);
         Ok(())
+    }
+
+    /// Accepts the transport of a session *we* offered (toward a third
+    /// party), under the caller's key `id`: our full ICE agent checks the
+    /// answer's candidates as the controlling agent (first check now), and
+    /// `dtls_role` says which side of DTLS we are (`Client` when the answer
+    /// said `a=setup:passive`; the ClientHello goes out once a pair is
+    /// selected). The session fails (`Closed` with
+    /// [`Error::IceFailed`]) when no pair answers within
+    /// [`EndpointConfig::ice_connect_timeout`].
+    pub fn add_controlling_session(
+        &mut self,
+        now: Instant,
+        id: K,
+        session: TransportConfig,
+        ice: ControllingIce,
+        dtls_role: DtlsRole,
+    ) -> Result<(), Error> {
+        self.add_session(now, id, session)?;
+        let Some(t) = self.sessions.get_mut(&id) else {
+            return Err(Error::UnknownSession);
+        };
+        t.ice.set_controlling(true);
+        if dtls_role == DtlsRole::Client {
+            t.become_dtls_client();
+        }
+        let agent = IceAgent::new(
+            now,
+            t.ice.credentials(),
+            ice,
+            self.config.ice_connect_timeout,
+        );
+        self.agents.insert(id, agent);
+        self.run_agent(now, id);
+        Ok(())
+    }
+
+    /// Runs `id`'s agent timers and sends what it queued.
+    fn run_agent(&mut self, now: Instant, id: K) {
+        if let Some(agent) = self.agents.get_mut(&id) {
+            agent.handle_timeout(now);
+        }
+        self.flush_agent(id);
+    }
+
+    /// Routes the agent's new transactions, forgets its finished ones,
+    /// queues its requests; a failed agent fails its session.
+    fn flush_agent(&mut self, id: K) {
+        let Some(agent) = self.agents.get_mut(&id) else {
+            return;
+        };
+        for t in agent.take_finished() {
+            if self.by_transaction.get(&t) == Some(&id) {
+                self.by_transaction.remove(&t);
+            }
+        }
+        for t in agent.take_started() {
+            self.by_transaction.insert(t, id);
+        }
+        while let Some((path, request)) = agent.poll_request() {
+            let contents = self.tx_pool.copy(&request);
+            push_transmit(
+                &mut self.transmits,
+                &mut self.stats,
+                self.config.max_queued,
+                path,
+                contents,
+            );
+        }
+        if agent.failed() {
+            self.stats.sessions_failed += 1;
+            self.remove_session(id, CloseReason::Failed(Error::IceFailed));
+            return;
+        }
+        self.reschedule(id);
+    }
+
+    /// Schedules `id`'s next deadline: its transport's, or its agent's.
+    fn reschedule(&mut self, id: K) {
+        let Some(t) = self.sessions.get(&id) else {
+            return;
+        };
+        let mut next = t.next_timeout(self.config.consent_timeout);
+        if let Some(a) = self.agents.get(&id).and_then(IceAgent::next_timeout) {
+            next = next.min(a);
+        }
+        self.timers.schedule(id, next);
     }
 
     /// Lets one more remote SSRC reach the session's decryptor (after a
@@ -328,10 +453,7 @@ impl<K: SessionKey> Endpoint<K> {
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(id) = self.timers.pop_due(now) {
             self.run_timers(now, id);
-            if let Some(t) = self.sessions.get(&id) {
-                let next = t.next_timeout(self.config.consent_timeout);
-                self.timers.schedule(id, next);
-            }
+            self.reschedule(id);
         }
     }
 
@@ -344,6 +466,17 @@ impl<K: SessionKey> Endpoint<K> {
                 self.remove_session(id, CloseReason::ConsentExpired);
                 return;
             }
+            let agent_due = self
+                .agents
+                .get(&id)
+                .and_then(IceAgent::next_timeout)
+                .is_some_and(|at| at <= now);
+            if agent_due {
+                self.run_agent(now, id);
+            }
+            let Some(t) = self.sessions.get_mut(&id) else {
+                return;
+            };
             if !t.dtls_due(now) {
                 return;
             }
@@ -384,10 +517,85 @@ impl<K: SessionKey> Endpoint<K> {
             self.stats.stun_malformed += 1;
             return;
         };
-        if msg.message_type() != stun::BINDING_REQUEST {
+        match msg.message_type() {
+            stun::BINDING_REQUEST => self.handle_check(now, path, &msg),
+            stun::BINDING_SUCCESS | stun::BINDING_ERROR => self.handle_response(now, path, &msg),
+            _ => self.stats.stun_not_binding_request += 1,
+        }
+    }
+
+    /// A response to one of our checks, found by its transaction id; one
+    /// for no check in flight is counted and dropped (no state).
+    fn handle_response(&mut self, now: Instant, path: Path, msg: &StunMessage<'_>) {
+        let Some(&id) = self.by_transaction.get(msg.transaction_id()) else {
             self.stats.stun_not_binding_request += 1;
             return;
+        };
+        let (Some(agent), Some(t)) = (self.agents.get_mut(&id), self.sessions.get_mut(&id)) else {
+            self.stats.stun_not_binding_request += 1;
+            return;
+        };
+        match agent.handle_response(now, msg, path) {
+            Ok(ResponseOutcome::Selected(selected)) => {
+                let update = t.ice.select_checked(now, selected);
+                self.bind_path(id, selected, update.added, update.evicted);
+                if update.selected_changed {
+                    self.path_selected(now, id, selected);
+                }
+            }
+            Ok(ResponseOutcome::Consent(p)) => t.ice.refresh_consent(now, p),
+            Ok(ResponseOutcome::RoleSwitched) => t.ice.set_controlling(agent.is_controlling()),
+            // Counted by the agent; nothing else changes.
+            Ok(ResponseOutcome::Succeeded | ResponseOutcome::PairFailed) | Err(_) => {}
         }
+        self.flush_agent(id);
+    }
+
+    /// Binds a verified `path` to `id` in the 5-tuple map (and unbinds the
+    /// path the session's bound evicted).
+    fn bind_path(&mut self, id: K, path: Path, added: bool, evicted: Option<Path>) {
+        if let Some(old) = evicted
+            && self.by_path.get(&old) == Some(&id)
+        {
+            self.by_path.remove(&old);
+        }
+        if added
+            && let Some(previous) = self.by_path.insert(path, id)
+            && previous != id
+            && let Some(other) = self.sessions.get_mut(&previous)
+        {
+            // The same 5-tuple now proves a different session's credentials
+            // (a NAT binding reused): the newest valid check wins.
+            other.ice.forget(path);
+        }
+    }
+
+    /// The session now sends on `path`: tell the caller, and as the DTLS
+    /// client start the handshake there.
+    fn path_selected(&mut self, now: Instant, id: K, path: Path) {
+        self.push_event(EndpointEvent::PathSelected {
+            session: id,
+            remote: path.0,
+            local: path.1,
+        });
+        if let Some(agent) = self.agents.get_mut(&id) {
+            agent.note_selected(now, path);
+        }
+        let Some(t) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let (transmits, stats, max) =
+            (&mut self.transmits, &mut self.stats, self.config.max_queued);
+        let result = t.start_dtls(now, &mut |p: &[u8]| {
+            push_transmit(transmits, stats, max, path, Bytes::copy_from_slice(p));
+        });
+        self.after_dtls(id, result);
+        self.reschedule(id);
+    }
+
+    /// A binding request: routed by the ufrag in USERNAME, verified,
+    /// answered.
+    fn handle_check(&mut self, now: Instant, path: Path, msg: &StunMessage<'_>) {
         let route = msg
             .username()
             .and_then(local_ufrag_of)
@@ -400,7 +608,7 @@ impl<K: SessionKey> Endpoint<K> {
             self.stats.stun_unknown_ufrag += 1;
             return;
         };
-        match t.ice.verify(now, &msg, path) {
+        match t.ice.verify(now, msg, path) {
             Ok(()) => {}
             Err(CheckRejection::Fingerprint) => {
                 self.stats.stun_bad_fingerprint += 1;
@@ -423,40 +631,44 @@ impl<K: SessionKey> Endpoint<K> {
                 return;
             }
         }
+        if let Some(agent) = self.agents.get_mut(&id) {
+            match agent.check_role(msg) {
+                RoleCheck::Agree => {}
+                RoleCheck::Switched => t.ice.set_controlling(agent.is_controlling()),
+                RoleCheck::Conflict => {
+                    // RFC 8445 §7.3.1.1: we keep our role and say so.
+                    t.ice
+                        .write_role_conflict(msg, agent.role_attribute(), &mut self.stun_scratch);
+                    let response = self.tx_pool.copy(&self.stun_scratch);
+                    push_transmit(
+                        &mut self.transmits,
+                        &mut self.stats,
+                        self.config.max_queued,
+                        path,
+                        response,
+                    );
+                    return;
+                }
+            }
+        }
         let update = t
             .ice
             .accept(now, *msg.transaction_id(), path, msg.use_candidate());
-        t.ice.write_response(&msg, path.0, &mut self.stun_scratch);
-        if let Some(old) = update.evicted
-            && self.by_path.get(&old) == Some(&id)
-        {
-            self.by_path.remove(&old);
-        }
-        if update.added
-            && let Some(previous) = self.by_path.insert(path, id)
-            && previous != id
-            && let Some(other) = self.sessions.get_mut(&previous)
-        {
-            // The same 5-tuple now proves a different session's credentials
-            // (a NAT binding reused): the newest valid check wins.
-            other.ice.forget(path);
-        }
-        if update.selected_changed {
-            self.push_event(EndpointEvent::PathSelected {
-                session: id,
-                remote: path.0,
-                local: path.1,
-            });
-        }
+        t.ice.write_response(msg, path.0, &mut self.stun_scratch);
+        self.bind_path(id, path, update.added, update.evicted);
         let response = self.tx_pool.copy(&self.stun_scratch);
-        if push_transmit(
+        let sent = push_transmit(
             &mut self.transmits,
             &mut self.stats,
             self.config.max_queued,
             path,
             response,
-        ) {
+        );
+        if sent {
             self.stats.binding_responses += 1;
+        }
+        if update.selected_changed {
+            self.path_selected(now, id, path);
         }
     }
 
@@ -475,10 +687,9 @@ impl<K: SessionKey> Endpoint<K> {
         let result = t.handle_dtls(now, datagram, &mut |p: &[u8]| {
             push_transmit(transmits, stats, max, reply_path, Bytes::copy_from_slice(p));
         });
-        // A flight may have started a retransmission timer.
-        let next = t.next_timeout(self.config.consent_timeout);
-        self.timers.schedule(id, next);
         self.after_dtls(id, result);
+        // A flight may have started a retransmission timer.
+        self.reschedule(id);
     }
 
     fn after_dtls(&mut self, id: K, result: Result<DtlsSignals, Error>) {
@@ -562,6 +773,10 @@ impl<K: SessionKey> Endpoint<K> {
             return;
         };
         self.timers.forget(id);
+        if let Some(agent) = self.agents.remove(&id) {
+            self.agent_stats.add(&agent.stats());
+            self.by_transaction.retain(|_, session| *session != id);
+        }
         self.by_ufrag.remove(t.ice.credentials().ufrag().as_bytes());
         for path in t.ice.paths() {
             if self.by_path.get(path) == Some(&id) {

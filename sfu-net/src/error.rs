@@ -26,6 +26,11 @@ pub enum Error {
         /// The SHA-256 fingerprint of the certificate the peer sent.
         actual: Fingerprint,
     },
+    /// Our connectivity checks toward a peer we offered to found no working
+    /// candidate pair: every pair failed, the connect timeout passed, or
+    /// the answer had no usable UDP candidate of our address families.
+    #[error("ICE failed: no candidate pair of the answer answered our checks")]
+    IceFailed,
     /// The DTLS handshake completed without the client sending a certificate.
     #[error("DTLS client sent no certificate")]
     NoPeerCertificate,
@@ -103,6 +108,14 @@ pub enum Error {
     /// The track is not published (yet) where it was asked for.
     #[error("no published track named {0:?}")]
     TrackNotPublished(String),
+    /// A third party's answer sends nothing on the receiving m-section
+    /// the node offered for this track (it answered `recvonly`,
+    /// `inactive`, or rejected it).
+    #[error("the answer sends nothing on m-section {0:?}")]
+    SectionNotSending(String),
+    /// A track name that is empty or longer than 256 bytes.
+    #[error("a track name is 1 to 256 bytes")]
+    InvalidTrackName,
     /// A track of this name already exists there.
     #[error("a track named {0:?} already exists")]
     DuplicateTrackName(String),

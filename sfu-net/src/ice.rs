@@ -1,4 +1,8 @@
-//! ICE-lite (RFC 8445 §2.5): the SFU never sends checks, it answers them.
+//! ICE-lite (RFC 8445 §2.5) for the sessions clients offer: the SFU
+//! answers their checks and sends none. Sessions the SFU offers toward a
+//! third party add the full, controlling agent of [`agent`] (checks,
+//! nomination, consent from our side), whose answers to the peer's checks
+//! still go through the lite state below.
 //!
 //! Each session has local credentials we generate and the remote ufrag
 //! from its offer. A check is valid when its FINGERPRINT and
@@ -20,6 +24,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::stun::{self, StunMessage};
+
+mod agent;
+
+pub use agent::{
+    CONSENT_INTERVAL, ControllingIce, INITIAL_RTO, IceAgentStats, MAX_REMOTE_CANDIDATES,
+    MAX_TRANSMISSIONS, TA,
+};
+pub(crate) use agent::{IceAgent, ResponseOutcome, RoleCheck};
 
 /// ICE characters (RFC 8839 `ice-char`): 64 of them, so one random byte
 /// masked to six bits picks one uniformly.
@@ -142,6 +154,9 @@ pub(crate) struct IceLite {
     /// Verified transactions of the last [`REPLAY_WINDOW`], and the rate
     /// bound that keeps them bounded.
     replay: ReplayMemory,
+    /// Our full agent controls the session: the peer's checks bind paths
+    /// but never select one (our own successful check does).
+    controlling: bool,
 }
 
 /// One verified transaction: its id, the path it came from, when.
@@ -248,6 +263,43 @@ impl IceLite {
             // checks expires like one whose peer went away.
             last_consent: now,
             replay: ReplayMemory::default(),
+            controlling: false,
+        }
+    }
+
+    /// Whether our full agent holds the controlling role (see the field).
+    pub(crate) fn set_controlling(&mut self, controlling: bool) {
+        self.controlling = controlling;
+    }
+
+    /// Our controlling agent's check on `path` succeeded: the path is
+    /// bound and selected, and consent is fresh.
+    pub(crate) fn select_checked(&mut self, now: Instant, path: Path) -> PathUpdate {
+        let mut update = PathUpdate::default();
+        if !self.paths.contains(&path) {
+            if self.paths.len() >= self.max_paths {
+                let victim = self
+                    .paths
+                    .iter()
+                    .position(|p| Some(*p) != self.selected)
+                    .unwrap_or(0);
+                update.evicted = Some(self.paths.remove(victim));
+            }
+            self.paths.push(path);
+            update.added = true;
+        }
+        if self.selected != Some(path) {
+            self.selected = Some(path);
+            update.selected_changed = true;
+        }
+        self.last_consent = now;
+        update
+    }
+
+    /// A consent check of ours on the selected `path` was answered.
+    pub(crate) fn refresh_consent(&mut self, now: Instant, path: Path) {
+        if self.selected == Some(path) {
+            self.last_consent = now;
         }
     }
 
@@ -326,7 +378,11 @@ impl IceLite {
             self.paths.push(path);
             update.added = true;
         }
-        if self.selected.is_none() || (nominated && self.selected != Some(path)) {
+        // While our own agent controls, its checks select; the peer's
+        // only prove the path.
+        if !self.controlling
+            && (self.selected.is_none() || (nominated && self.selected != Some(path)))
+        {
             self.selected = Some(path);
             update.selected_changed = true;
         }
@@ -343,6 +399,24 @@ impl IceLite {
         if self.selected == Some(path) {
             self.selected = self.paths.last().copied();
         }
+    }
+
+    /// Writes a 487 role-conflict error response to `msg` carrying our
+    /// role attribute `role` (RFC 8445 §7.3.1.1).
+    pub(crate) fn write_role_conflict(
+        &self,
+        msg: &StunMessage<'_>,
+        role: (u16, [u8; 8]),
+        out: &mut Vec<u8>,
+    ) {
+        let code = stun::error_code_value(stun::ROLE_CONFLICT);
+        stun::write_message(
+            out,
+            stun::BINDING_ERROR,
+            msg.transaction_id(),
+            &[(stun::attr::ERROR_CODE, &code), (role.0, &role.1)],
+            Some(self.credentials.pwd.as_bytes()),
+        );
     }
 
     /// Writes the binding success response to `msg`, received from `remote`.

@@ -1,6 +1,7 @@
-//! A small STUN codec (RFC 8489) for exactly what an ICE-lite agent needs:
-//! parse a binding request, verify MESSAGE-INTEGRITY (HMAC-SHA1) and
-//! FINGERPRINT (CRC-32), and write a binding success response.
+//! A small STUN codec (RFC 8489) for exactly what our ICE agents need:
+//! parse binding requests and responses (success and error), verify
+//! MESSAGE-INTEGRITY (HMAC-SHA1) and FINGERPRINT (CRC-32), and write
+//! binding requests and responses.
 //!
 //! Hand-written rather than taken from a crate so that parsing borrows the
 //! datagram (no allocation per check), every read is bounds-checked, and the
@@ -19,6 +20,10 @@ pub const MAGIC_COOKIE: u32 = 0x2112_A442;
 pub const BINDING_REQUEST: u16 = 0x0001;
 /// Message type of a binding success response.
 pub const BINDING_SUCCESS: u16 = 0x0101;
+/// Message type of a binding error response.
+pub const BINDING_ERROR: u16 = 0x0111;
+/// ERROR-CODE of a role conflict (RFC 8445 §7.3.1.1).
+pub const ROLE_CONFLICT: u16 = 487;
 
 /// Attribute types this codec reads or writes.
 pub mod attr {
@@ -26,6 +31,8 @@ pub mod attr {
     pub const USERNAME: u16 = 0x0006;
     /// MESSAGE-INTEGRITY: HMAC-SHA1 keyed with the ICE password.
     pub const MESSAGE_INTEGRITY: u16 = 0x0008;
+    /// ERROR-CODE: class and number of an error response.
+    pub const ERROR_CODE: u16 = 0x0009;
     /// XOR-MAPPED-ADDRESS: the source address the request came from.
     pub const XOR_MAPPED_ADDRESS: u16 = 0x0020;
     /// PRIORITY of the candidate the request was sent from.
@@ -61,6 +68,9 @@ pub struct StunMessage<'a> {
     use_candidate: bool,
     priority: Option<u32>,
     xor_mapped_address: Option<SocketAddr>,
+    error_code: Option<u16>,
+    /// ICE-CONTROLLING (`true`) or ICE-CONTROLLED, with its tie-breaker.
+    ice_role: Option<(bool, u64)>,
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -105,6 +115,8 @@ impl<'a> StunMessage<'a> {
             use_candidate: false,
             priority: None,
             xor_mapped_address: None,
+            error_code: None,
+            ice_role: None,
         };
         let mut at = HEADER_LEN;
         while at < raw.len() {
@@ -150,6 +162,25 @@ impl<'a> StunMessage<'a> {
                             .ok_or(Error::StunMalformed("PRIORITY not 4 bytes"))?,
                     );
                 }
+                attr::ERROR_CODE => {
+                    // RFC 8489 §14.8: 21 reserved bits, class (3 bits),
+                    // number (8 bits), then a reason phrase.
+                    let class = value.get(2).map(|c| u16::from(c & 7));
+                    let number = value.get(3).map(|n| u16::from(*n));
+                    let (Some(class), Some(number)) = (class, number) else {
+                        return Err(Error::StunMalformed("ERROR-CODE shorter than 4 bytes"));
+                    };
+                    msg.error_code = Some(class * 100 + number);
+                }
+                attr::ICE_CONTROLLING | attr::ICE_CONTROLLED => {
+                    let tie_breaker: [u8; 8] = value
+                        .try_into()
+                        .map_err(|_| Error::StunMalformed("ICE role attribute not 8 bytes"))?;
+                    msg.ice_role = Some((
+                        kind == attr::ICE_CONTROLLING,
+                        u64::from_be_bytes(tie_breaker),
+                    ));
+                }
                 attr::XOR_MAPPED_ADDRESS => {
                     msg.xor_mapped_address = Some(
                         decode_xor_address(value, &transaction_id)
@@ -194,6 +225,17 @@ impl<'a> StunMessage<'a> {
     /// The XOR-MAPPED-ADDRESS, if present (in responses).
     pub fn xor_mapped_address(&self) -> Option<SocketAddr> {
         self.xor_mapped_address
+    }
+
+    /// The ERROR-CODE (class × 100 + number), if present (in error responses).
+    pub fn error_code(&self) -> Option<u16> {
+        self.error_code
+    }
+
+    /// The sender's ICE role: `Some((true, tie_breaker))` for
+    /// ICE-CONTROLLING, `Some((false, tie_breaker))` for ICE-CONTROLLED.
+    pub fn ice_role(&self) -> Option<(bool, u64)> {
+        self.ice_role
     }
 
     /// Whether a MESSAGE-INTEGRITY attribute is present.
@@ -308,6 +350,13 @@ pub fn write_message(
     set_length(out, length);
     let crc = CRC32.checksum(out) ^ FINGERPRINT_XOR;
     push_attribute(out, attr::FINGERPRINT, &crc.to_be_bytes());
+}
+
+/// The ERROR-CODE value for `code` (300..=699) without a reason phrase.
+pub fn error_code_value(code: u16) -> [u8; 4] {
+    let class = u8::try_from(code / 100).unwrap_or(0) & 7;
+    let number = u8::try_from(code % 100).unwrap_or(0);
+    [0, 0, class, number]
 }
 
 /// Encodes `addr` as an XOR-MAPPED-ADDRESS value (RFC 8489 §14.2).

@@ -1,4 +1,5 @@
-//! One session's transport: ICE-lite state, the DTLS server, and the SRTP
+//! One session's transport: ICE-lite state, the DTLS server (or client,
+//! toward a third party that answered `a=setup:passive`), and the SRTP
 //! contexts it keys. The [`Endpoint`](crate::Endpoint) routes datagrams to
 //! it; it never sees a datagram from a path no valid check came from.
 
@@ -121,6 +122,22 @@ impl Transport {
         self.apply(progress)
     }
 
+    /// Makes this side the DTLS client (a third party answered
+    /// `a=setup:passive`); the handshake starts with [`Transport::start_dtls`].
+    pub(crate) fn become_dtls_client(&mut self) {
+        self.dtls.become_client();
+    }
+
+    /// As the DTLS client, sends the ClientHello (ICE selected a path).
+    pub(crate) fn start_dtls(
+        &mut self,
+        now: Instant,
+        transmit: &mut impl FnMut(&[u8]),
+    ) -> Result<DtlsSignals, Error> {
+        let progress = self.dtls.start(now, transmit)?;
+        self.apply(progress)
+    }
+
     pub(crate) fn close(&mut self, transmit: &mut impl FnMut(&[u8])) {
         self.dtls.close(transmit);
     }
@@ -133,7 +150,12 @@ impl Transport {
             ..DtlsSignals::default()
         };
         if let Some((material, profile)) = progress.keys {
-            let mut srtp = SrtpSession::from_dtls_keying(&material, profile, DtlsRole::Server)?;
+            let role = if self.dtls.is_client() {
+                DtlsRole::Client
+            } else {
+                DtlsRole::Server
+            };
+            let mut srtp = SrtpSession::from_dtls_keying(&material, profile, role)?;
             for &ssrc in &self.remote_ssrcs {
                 srtp.allow_remote_ssrc(ssrc);
             }

@@ -19,7 +19,7 @@ use super::session::{Client, Link, Session, WaitingPull};
 pub const MAX_TRACKS_PER_COMMAND: usize = 64;
 
 /// A command names at most [`MAX_TRACKS_PER_COMMAND`] tracks.
-fn check_count(n: usize) -> Result<(), Error> {
+pub(super) fn check_count(n: usize) -> Result<(), Error> {
     if n > MAX_TRACKS_PER_COMMAND {
         return Err(Error::TooManyTracks(MAX_TRACKS_PER_COMMAND));
     }
@@ -59,6 +59,15 @@ impl Node {
     /// [`Node::pull_tracks`]) brings it up. A session that never completes
     /// an exchange is closed after [`NodeConfig::negotiation_timeout`](super::NodeConfig::negotiation_timeout).
     pub fn create_session(&mut self, now: Instant) -> Result<SessionId, Error> {
+        self.create_session_as(now, false)
+    }
+
+    /// [`Node::create_session`], for a client or toward a third party.
+    pub(super) fn create_session_as(
+        &mut self,
+        now: Instant,
+        third_party: bool,
+    ) -> Result<SessionId, Error> {
         let session = self
             .router
             .create_session(now, sfu_core::SessionConfig::default())?;
@@ -69,9 +78,15 @@ impl Node {
             candidates: self.candidates.clone(),
             session_id: u64::from_be_bytes(self.random_bytes()) >> 1,
         };
+        let negotiation = if third_party {
+            Negotiation::toward_third_party(local, self.caps.clone())
+        } else {
+            Negotiation::new(local, self.caps.clone())
+        };
         let client = Client {
             credentials,
-            negotiation: Negotiation::new(local, self.caps.clone()),
+            negotiation,
+            receivers: Vec::new(),
             transport: false,
             connected: false,
             offered: Vec::new(),
@@ -228,17 +243,17 @@ impl Node {
         session: SessionId,
         answer: &str,
     ) -> Result<(), Error> {
-        let r = self.apply_answer_now(now, session, answer);
+        let r = self.apply_answer_now(now, session, answer).map(|_| ());
         self.pump(now);
         r
     }
 
-    fn apply_answer_now(
+    pub(super) fn apply_answer_now(
         &mut self,
         now: Instant,
         session: SessionId,
         answer: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<sdp::Description, Error> {
         let c = self.client_mut(session)?;
         let answer = c.negotiation.apply_answer(answer)?;
         let offered = std::mem::take(&mut c.offered);
@@ -271,7 +286,7 @@ impl Node {
             let _ = self.bind_pull(now, session, &mid, &pull);
         }
         self.drop_stopped(now, session, &answer);
-        Ok(())
+        Ok(answer)
     }
 
     /// An offer of the node's carrying the session's queued changes (pulls

@@ -1,7 +1,8 @@
 //! The node: one SFU, sans-IO. It owns the [`Endpoint`] (ICE, DTLS, SRTP),
 //! the `sfu-core` router and its NACK shield, the session table that says
 //! which m-section carries which track, the SDP offer/answer glue and the
-//! relay links to other nodes. Sockets, threads and clocks stay with
+//! relay links to other nodes, and sessions it offers toward third
+//! parties ([`Node::open_third_party`]). Sockets, threads and clocks stay with
 //! whoever drives it (the mio [`driver`](crate::driver), or your loop).
 //!
 //! # Run-loop contract
@@ -14,7 +15,8 @@
 //! with the address it came from and the local address it arrived on) and
 //! [`Node::handle_timeout`]. Commands ([`Node::create_session`],
 //! [`Node::push_tracks`], [`Node::pull_tracks`], [`Node::apply_answer`],
-//! [`Node::close_tracks`], …) take effect at once and return their result;
+//! [`Node::close_tracks`], [`Node::open_third_party`] and
+//! [`Node::accept_answer`], …) take effect at once and return their result;
 //! getters ([`Node::session_tracks`], [`Node::stats`], …) change nothing.
 
 mod commands;
@@ -24,6 +26,7 @@ mod event;
 mod relay;
 mod sections;
 mod session;
+mod third_party;
 mod tracks;
 mod translate;
 mod whip;
@@ -48,6 +51,7 @@ pub use event::{
     TrackOutcome, TrackState,
 };
 pub use relay::{RelayKeys, RelayLayer, RelayTrack};
+pub use third_party::{ReceiveTrack, ThirdPartyOffer};
 pub use tracks::{TrackInfo, TrackLocation, TrackStatus};
 pub use whip::{Publication, Viewing};
 
@@ -65,6 +69,10 @@ pub struct NodeStats {
     /// retransmissions refused to a subscriber (repeats, budget) and
     /// streams refused (node or session capacity).
     pub shield: sfu_core::ShieldStats,
+    /// The full ICE agents' counters (sessions offered toward third
+    /// parties): checks sent and retransmitted, responses accepted or
+    /// dropped by reason, role conflicts, sessions failed.
+    pub ice: crate::ice::IceAgentStats,
     /// Live sessions (clients and relay links).
     pub sessions: usize,
     /// Published tracks in the router (clients' and relay links').
@@ -218,6 +226,7 @@ impl Node {
             endpoint: self.endpoint.stats(),
             router: self.router.stats(),
             shield: self.router.loss_recovery().stats(),
+            ice: self.endpoint.ice_agent_stats(),
             sessions: self.sessions.len(),
             tracks: self.router.track_count(),
             subscriptions: self.router.subscription_count(),

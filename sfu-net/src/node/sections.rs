@@ -3,13 +3,17 @@
 //! offers (plans for their new sections, the transport on the first one).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use sfu_core::{Fallback, PullConfig, SessionId, Simulcast};
 
+use crate::ice::ControllingIce;
+use crate::sdp::Setup;
 use crate::sdp::{
     self, AnsweredOffer, Description, MediaKind, MediaSection, Msid, OutgoingTrack, SectionPlan,
 };
+use crate::srtp::DtlsRole;
 use crate::{Error, TransportConfig};
 
 use super::event::{PullTrack, TrackState};
@@ -381,6 +385,7 @@ impl Node {
             .remote()
             .cloned()
             .ok_or(Error::NotNegotiated)?;
+        let third_party = c.negotiation.is_third_party();
         let transport = TransportConfig {
             credentials: c.credentials.clone(),
             remote_ufrag: Some(remote.ice.ufrag.clone()),
@@ -393,7 +398,26 @@ impl Node {
             // receive-only client come from SSRCs no SDP lists.
             learn_remote_ssrcs: true,
         };
-        self.endpoint.add_session(now, session, transport)?;
+        if third_party {
+            // We offered: our full agent checks the answer's candidates,
+            // and the answer chose our DTLS role.
+            let ice = ControllingIce::new(
+                remote.ice.ufrag.clone(),
+                remote.ice.pwd.clone(),
+                u64::from_be_bytes(self.random_bytes()),
+                self.random_bytes(),
+            )
+            .with_remote_candidates(remote_candidates(answer))
+            .with_local_addresses(self.candidates.clone());
+            let role = match remote.setup {
+                Setup::Passive => DtlsRole::Client,
+                Setup::Active | Setup::ActPass => DtlsRole::Server,
+            };
+            self.endpoint
+                .add_controlling_session(now, session, transport, ice, role)?;
+        } else {
+            self.endpoint.add_session(now, session, transport)?;
+        }
         self.client_mut(session)?.transport = true;
         Ok(())
     }
@@ -433,6 +457,27 @@ pub(super) fn negotiated_codecs(
         codec.clone(),
         rtx_pt.is_some(),
     ))
+}
+
+/// The UDP addresses of an answer's candidates, by priority (highest
+/// first), each once; the parser already dropped TCP, mDNS names and
+/// lines past its bound, and the agent pairs only the first few.
+fn remote_candidates(answer: &Description) -> Vec<SocketAddr> {
+    let mut candidates: Vec<&sdp::Candidate> = answer
+        .sections
+        .iter()
+        .filter(|s| !s.is_rejected())
+        .flat_map(|s| s.candidates.iter())
+        .filter(|c| c.component == 1)
+        .collect();
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.priority));
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for c in candidates {
+        if !out.contains(&c.address) {
+            out.push(c.address);
+        }
+    }
+    out
 }
 
 /// The msid stream (and CNAME) of `publisher`'s tracks: one per publisher,

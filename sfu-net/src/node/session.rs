@@ -82,6 +82,9 @@ pub(crate) struct WaitingPull {
 pub(crate) struct Client {
     pub credentials: IceCredentials,
     pub negotiation: Negotiation,
+    /// Receiving sections of the node's offer in flight toward a third
+    /// party, `(mid, track name)`: published once the answer sends on them.
+    pub receivers: Vec<(String, String)>,
     /// The endpoint holds a transport for it (after the first exchange).
     pub transport: bool,
     pub connected: bool,

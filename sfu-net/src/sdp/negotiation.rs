@@ -61,6 +61,12 @@ pub struct Negotiation {
     /// moves to a new section (RFC 8843 §7.2).
     tag: Option<String>,
     next_mid: u64,
+    /// Our offers say `a=ice-lite` (we answer checks only). Not toward a
+    /// third party, where our full agent checks.
+    ice_lite: bool,
+    /// A session we offered toward a third party: its answer may make us
+    /// the DTLS client (`a=setup:passive`).
+    third_party: bool,
 }
 
 /// What the SFU does with a new m-section of a client's offer.
@@ -89,6 +95,7 @@ pub struct AnsweredOffer {
 }
 
 mod client_offer;
+mod third_party;
 
 const DYNAMIC_PTS: [std::ops::RangeInclusive<u8>; 2] = [96..=127, 35..=63];
 
@@ -106,6 +113,8 @@ impl Negotiation {
             remote: None,
             tag: None,
             next_mid: 0,
+            ice_lite: true,
+            third_party: false,
         }
     }
 
@@ -151,6 +160,8 @@ impl Negotiation {
             remote: Some(remote.clone()),
             tag: answer.bundle.first().cloned(),
             next_mid,
+            ice_lite: true,
+            third_party: false,
         }
     }
 
@@ -207,9 +218,18 @@ impl Negotiation {
     }
 
     fn extension_ids(&self, kind: MediaKind) -> Vec<HeaderExtension> {
+        self.extension_ids_of(kind, &self.caps.send_extensions)
+    }
+
+    /// Ids for `uris` on a section of `kind`, the bundle's where it has
+    /// one, else the lowest free.
+    fn extension_ids_of(&self, kind: MediaKind, uris: &[ExtensionUri]) -> Vec<HeaderExtension> {
         let mut out: Vec<HeaderExtension> = Vec::new();
-        for uri in &self.caps.send_extensions {
-            if kind == MediaKind::Video && *uri == ExtensionUri::AudioLevel {
+        for uri in uris {
+            let video_only = matches!(uri, ExtensionUri::Rid | ExtensionUri::RepairedRid);
+            if (kind == MediaKind::Video && *uri == ExtensionUri::AudioLevel)
+                || (kind != MediaKind::Video && video_only)
+            {
                 continue;
             }
             let existing = self
@@ -358,13 +378,14 @@ impl Negotiation {
         let offer = Description {
             session_id: self.local.session_id,
             session_version: self.version,
-            ice_lite: true,
+            ice_lite: self.ice_lite,
             extmap_allow_mixed: self.extmap_allow_mixed,
             bundle,
             ice: Some(self.local.ice.clone()),
             fingerprint: Some(self.local.fingerprint),
-            // RFC 8842 §5.2: an offer is actpass; the answer must say
-            // active since the SFU only serves DTLS.
+            // RFC 8842 §5.2: an offer is actpass; a client's answer must
+            // say active (the SFU serves DTLS), a third party's may say
+            // passive (the SFU is then the DTLS client).
             setup: Some(Setup::ActPass),
             sections,
         };
@@ -390,6 +411,7 @@ impl Negotiation {
         let remote = check_transport(&answer)?;
         match remote.setup {
             Setup::Active => {}
+            Setup::Passive if self.third_party => {}
             Setup::Passive => return Err(SdpError::UnsupportedSetup { setup: "passive" }),
             Setup::ActPass => return Err(mismatch("a=setup:actpass is not valid in an answer")),
         }

@@ -103,3 +103,44 @@ fn attribute_after_fingerprint_is_rejected() {
     m[2..4].copy_from_slice(&len.to_be_bytes());
     assert!(StunMessage::parse(&m).is_err());
 }
+
+#[test]
+fn error_code_and_ice_role_round_trip() {
+    let tid = [9u8; 12];
+    let mut out = Vec::new();
+    let code = error_code_value(ROLE_CONFLICT);
+    let role = 0x0102_0304_0506_0708u64.to_be_bytes();
+    write_message(
+        &mut out,
+        BINDING_ERROR,
+        &tid,
+        &[(attr::ERROR_CODE, &code), (attr::ICE_CONTROLLING, &role)],
+        Some(b"pwd"),
+    );
+    let msg = StunMessage::parse(&out).unwrap();
+    assert_eq!(msg.message_type(), BINDING_ERROR);
+    assert_eq!(msg.error_code(), Some(487));
+    assert_eq!(msg.ice_role(), Some((true, 0x0102_0304_0506_0708)));
+    assert!(msg.verify_integrity(b"pwd"));
+    assert!(msg.verify_fingerprint());
+    // RFC 5769's request carries ICE-CONTROLLED.
+    let msg = StunMessage::parse(&RFC5769_REQUEST).unwrap();
+    assert_eq!(msg.ice_role().map(|r| r.0), Some(false));
+    // Short role and error values are malformed, not panics.
+    write_message(
+        &mut out,
+        BINDING_ERROR,
+        &tid,
+        &[(attr::ERROR_CODE, &[0, 4])],
+        None,
+    );
+    assert!(StunMessage::parse(&out).is_err());
+    write_message(
+        &mut out,
+        BINDING_REQUEST,
+        &tid,
+        &[(attr::ICE_CONTROLLED, &[1; 7])],
+        None,
+    );
+    assert!(StunMessage::parse(&out).is_err());
+}
