@@ -7,7 +7,7 @@
 //! decrypts all of it, replays the script and encrypts the same plaintexts,
 //! in a page and in a worker, and drives `transform.js` (through streams,
 //! and in real calls between two peer connections per video codec, which
-//! must decode; H.264 is reported as known broken). Back here the
+//! must decode). Back here the
 //! browser's ciphertext must equal the crate's byte for byte, decrypt with
 //! the crate's `FrameDecryptor`, and fail once a byte is flipped. Runs in a
 //! private network namespace with only loopback, as root; the peers are
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sfu::e2ee::Error;
-use sfu::e2ee::codec::Codec;
+use sfu::e2ee::codec::{Codec, H264_SLICE_CLEAR};
 use sfu::e2ee::frame::{DEFAULT_GRACE, FrameDecryptor, FrameEncryptor};
 use sfu::e2ee::mls::KidLayout;
 use sfu::e2ee::sframe::{CipherSuite, Header, SframeKey};
@@ -153,16 +153,19 @@ fn h264_frame(rng: &mut Rng, key: &SframeKey, ctr: u64) -> Vec<u8> {
         let mut p1 = rng.nonzero(l1);
         let mut p2 = rng.nonzero(l2);
         p1[30..34].copy_from_slice(&[0, 0, 3, 1]);
+        // Byte `at` of a slice is byte `base + at - H264_SLICE_CLEAR` of
+        // the SFrame plaintext: each slice's clear run (here exactly
+        // H264_SLICE_CLEAR nonzero bytes) is not encrypted.
         let force = |p: &mut [u8], base: usize, at: usize, want: &[u8]| {
             for (i, w) in want.iter().enumerate() {
-                p[at + i] = ks[base + at + i] ^ w;
+                p[at + i] = ks[base + at + i - H264_SLICE_CLEAR] ^ w;
             }
         };
         force(&mut p1, 0, 10, &[0, 0, 1]);
         force(&mut p1, 0, 60, &[0, 0, 0]);
         force(&mut p1, 0, 100, &[0, 0, 3]);
         force(&mut p1, 0, l1 - 2, &[0, 0]);
-        force(&mut p2, l1, 5, &[0, 0, 2]);
+        force(&mut p2, l1 - H264_SLICE_CLEAR, 5, &[0, 0, 2]);
         // The plaintext must parse into exactly these units.
         if !no_start_code(&p1) || !no_start_code(&p2) {
             continue;

@@ -11,10 +11,16 @@
 //!   depacketizers read (keyframe, layer ids, scalability structure), is built
 //!   by the packetizer from encoder metadata, not from the bitstream.
 //! - **H.264** (Annex B): start codes, every NAL unit header and every non-VCL
-//!   unit (SPS, PPS, SEI, AUD…) stay clear; slice payloads are encrypted and
-//!   re-escaped so the ciphertext never contains a start code (`00 00 0x`,
-//!   x ≤ 3), and each protected slice ends with a fixed `0x80` byte so it
-//!   never ends in `00`.
+//!   unit (SPS, PPS, SEI, AUD…) stay clear, and so do the first
+//!   [`H264_SLICE_CLEAR`] bytes of each slice, where the slice header names
+//!   its PPS (libwebrtc's receiver reads it and drops frames whose PPS it
+//!   does not know); that clear run extends while its last byte is `00`, so
+//!   no start code can straddle the clear/ciphertext boundary. The rest of
+//!   the slice is encrypted and re-escaped so the ciphertext never contains
+//!   a start code (`00 00 0x`, x ≤ 3), and each protected slice ends with a
+//!   fixed `0x80` byte so it never ends in `00`. A slice no longer than its
+//!   clear run stays clear whole; the receiver finds the same run in the
+//!   protected frame, as the clear bytes are the same.
 //! - **AV1** (low-overhead OBU format): every OBU header and size field stay
 //!   clear (sizes rewritten to the protected lengths); sequence headers,
 //!   temporal delimiters and padding stay clear whole; all other OBU payloads
@@ -95,8 +101,24 @@ pub(crate) struct Scratch {
 
 // ---------------------------------------------------------------- H.264 ----
 
+/// Bytes after a slice's NAL header that stay clear: enough for
+/// `first_mb_in_slice`, `slice_type` and `pic_parameter_set_id` (three
+/// Exp-Golomb codes) in the frames real encoders make.
+pub const H264_SLICE_CLEAR: usize = 4;
+
+/// End of a slice's clear run: [`H264_SLICE_CLEAR`] bytes after the NAL
+/// header at `nal_start`, extended while the last clear byte is zero.
+fn slice_clear_end(frame: &[u8], nal_start: usize, nal_end: usize) -> usize {
+    let mut end = (nal_start + 1 + H264_SLICE_CLEAR).min(nal_end);
+    while end < nal_end && frame.get(end - 1) == Some(&0) {
+        end += 1;
+    }
+    end
+}
+
 /// Splits an Annex B frame into start codes, NAL headers and payloads.
-/// VCL units (types 1–5) contribute a protected payload.
+/// VCL units (types 1–5) past their clear run contribute a protected
+/// payload.
 pub(crate) fn h264_pieces(frame: &[u8], pieces: &mut Vec<Piece>) -> Result<(), Error> {
     pieces.clear();
     let mut nal_start = match start_code_end(frame, 0) {
@@ -113,8 +135,11 @@ pub(crate) fn h264_pieces(frame: &[u8], pieces: &mut Vec<Piece>) -> Result<(), E
         let header = *frame.get(nal_start).ok_or(Error::MalformedH264)?;
         let nal_type = header & 0x1f;
         if (1..=5).contains(&nal_type) {
-            pieces.push(Piece::Clear(nal_start, nal_start + 1));
-            pieces.push(Piece::Protected(nal_start + 1, nal_end));
+            let clear_end = slice_clear_end(frame, nal_start, nal_end);
+            pieces.push(Piece::Clear(nal_start, clear_end));
+            if clear_end < nal_end {
+                pieces.push(Piece::Protected(clear_end, nal_end));
+            }
         } else {
             pieces.push(Piece::Clear(nal_start, nal_end));
         }

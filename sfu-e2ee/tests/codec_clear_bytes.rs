@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use sfu_e2ee::Error;
-use sfu_e2ee::codec::{Codec, vp8_is_keyframe};
+use sfu_e2ee::codec::{Codec, H264_SLICE_CLEAR, vp8_is_keyframe};
 use sfu_e2ee::frame::{DEFAULT_GRACE, FrameDecryptor, FrameEncryptor};
 use sfu_e2ee::sframe::{CipherSuite, SframeKey};
 
@@ -156,16 +156,54 @@ fn h264_headers_and_parameter_sets_stay_clear_without_start_code_emulation() {
         if !(1..=5).contains(&(o[0] & 0x1f)) {
             assert_eq!(o, p, "non-VCL unit clear");
         } else {
-            assert_ne!(o[1..], p[1..p.len().min(o.len())]);
+            // The slice header's start (its PPS id) stays clear, for
+            // libwebrtc's receiver; the clear run never ends in 00.
+            let mut clear = (1 + H264_SLICE_CLEAR).min(o.len());
+            while clear < o.len() && o[clear - 1] == 0 {
+                clear += 1;
+            }
+            assert_eq!(o[..clear], p[..clear], "slice header start clear");
+            assert_ne!(o[clear..], p[clear..p.len().min(o.len())]);
             assert_ne!(*p.last().unwrap(), 0, "protected slice never ends in 00");
+            // From the last two clear bytes on (the clear run is the
+            // encoder's own bytes): nothing we wrote, nor the boundary,
+            // emulates a start code.
             assert!(
-                !p[1..]
+                !p[clear.saturating_sub(2).max(1)..]
                     .windows(3)
                     .any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 3),
                 "emulation"
             );
         }
     }
+}
+
+#[test]
+fn h264_clear_run_extends_over_zeros_and_short_slices_stay_clear() {
+    // A slice whose first clear bytes end in 00 00: the run takes them and
+    // the next byte, so ciphertext after it cannot complete a start code.
+    let mut frame = vec![0, 0, 0, 1, 0x41, 0x9a, 0x20, 0x00, 0x00, 0x03, 0x7f];
+    frame.extend((0..200).map(|i| (i * 7 % 251) as u8 | 0x10));
+    frame.push(0x80);
+    // A short slice, no longer than its clear run, stays clear whole.
+    let short = [0, 0, 1, 0x41, 0x9a, 0x21, 0x80];
+    frame.extend(short);
+    let protected = roundtrip(Codec::H264, &frame);
+    assert_eq!(
+        protected[..10],
+        frame[..10],
+        "clear run extended over 00 00 to 03"
+    );
+    assert_ne!(protected[10..30], frame[10..30]);
+    assert!(protected.ends_with(&short), "short slice clear whole");
+
+    let (mut enc, _) = pair();
+    let mut out = Vec::new();
+    let only_short = [0, 0, 0, 1, 0x41, 0x9a, 0x21, 0x80];
+    assert_eq!(
+        enc.encrypt(Codec::H264, &only_short, &mut out),
+        Err(Error::NothingToEncrypt)
+    );
 }
 
 #[test]

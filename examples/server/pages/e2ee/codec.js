@@ -5,8 +5,10 @@
 //
 // - 'opus' (any audio) and 'vp9': fully encrypted.
 // - 'vp8': 10 clear bytes on keyframes (bit 0 of byte 0 is 0), else 1.
-// - 'h264' (Annex B): start codes, NAL headers and non-VCL units clear;
-//   slice payloads encrypted, escaped, ended by a 0x80 trailer.
+// - 'h264' (Annex B): start codes, NAL headers, non-VCL units and the
+//   first H264_SLICE_CLEAR bytes of each slice (extended while the last is
+//   00) clear; the rest of each slice encrypted, escaped, ended by a 0x80
+//   trailer.
 // - 'av1' (low-overhead OBUs): headers and sizes clear (sizes rewritten),
 //   sequence headers, temporal delimiters and padding clear whole.
 import { E2eeError } from './sframe.js';
@@ -117,9 +119,21 @@ function findStartCode(frame, from) {
   return null;
 }
 
+/// Bytes after a slice's NAL header that stay clear (codec.rs
+/// H264_SLICE_CLEAR): the slice header's PPS id is what libwebrtc reads.
+export const H264_SLICE_CLEAR = 4;
+
+/// End of a slice's clear run: H264_SLICE_CLEAR bytes after the NAL header,
+/// extended while the last clear byte is zero (codec.rs slice_clear_end).
+function sliceClearEnd(frame, nalStart, nalEnd) {
+  let end = Math.min(nalStart + 1 + H264_SLICE_CLEAR, nalEnd);
+  while (end < nalEnd && frame[end - 1] === 0) end++;
+  return end;
+}
+
 /// Splits an Annex B frame into pieces `{clear, start, end}` in order:
-/// start codes, NAL headers and non-VCL units are clear; the payload of a
-/// VCL unit (types 1–5) is protected.
+/// start codes, NAL headers, non-VCL units and each slice's clear run are
+/// clear; the rest of a VCL unit (types 1–5) is protected.
 export function h264Pieces(frame) {
   const first = startCodeEnd(frame, 0);
   if (!first) throw new E2eeError('MalformedH264');
@@ -131,8 +145,9 @@ export function h264Pieces(frame) {
     if (nalEnd <= nalStart) throw new E2eeError('MalformedH264');
     const type = frame[nalStart] & 0x1f;
     if (type >= 1 && type <= 5) {
-      pieces.push({ clear: true, start: nalStart, end: nalStart + 1 });
-      pieces.push({ clear: false, start: nalStart + 1, end: nalEnd });
+      const clearEnd = sliceClearEnd(frame, nalStart, nalEnd);
+      pieces.push({ clear: true, start: nalStart, end: clearEnd });
+      if (clearEnd < nalEnd) pieces.push({ clear: false, start: clearEnd, end: nalEnd });
     } else {
       pieces.push({ clear: true, start: nalStart, end: nalEnd });
     }
