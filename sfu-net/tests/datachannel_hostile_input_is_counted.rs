@@ -269,3 +269,41 @@ fn labels_and_channels_over_the_bounds_are_refused() {
     // Our own side refuses a label over the bound before the wire.
     assert!(pair.sfu.assoc.open_channel(&long, "", RELIABLE).is_err());
 }
+
+#[test]
+fn message_over_our_max_message_size_is_refused() {
+    // A peer that ignores our a=max-message-size.
+    let careless = AssociationConfig::default()
+        .with_max_message_size(1 << 20)
+        .with_remote_max_message_size(1 << 20)
+        .with_receive_buffer(4 << 20);
+    let mut pair = Pair::new(Initiator::Peer, careless);
+    pair.sfu.assoc = sfu_net::datachannel::Association::new(
+        AssociationConfig::default(),
+        sfu_net::srtp::DtlsRole::Server,
+        sfu_net::datachannel::SctpRole::Accept,
+        pair.now,
+    );
+    let channel = pair.connect_and_open("files", RELIABLE);
+    // Up to the limit: delivered.
+    let fits = Bytes::from(vec![1; sfu_net::datachannel::MAX_MESSAGE_SIZE]);
+    pair.peer
+        .assoc
+        .send(channel, MessageKind::Binary, fits)
+        .unwrap();
+    pair.run_until(Duration::from_secs(30), |p| p.sfu.received == 1);
+    // One byte more: the stack refuses it during reassembly, before it is
+    // whole, and ends the association.
+    let over = Bytes::from(vec![2; sfu_net::datachannel::MAX_MESSAGE_SIZE + 1]);
+    pair.peer
+        .assoc
+        .send(channel, MessageKind::Binary, over)
+        .unwrap();
+    pair.run_until(Duration::from_secs(30), |p| p.sfu.assoc.is_closed());
+    let stats = pair.sfu.assoc.stats();
+    assert_eq!(stats.protocol_closes, 1, "{stats:?}");
+    assert_eq!(stats.messages_in, 1);
+    assert!(pair.sfu.events.contains(&Event::Closed {
+        reason: sfu_net::datachannel::CloseReason::ProtocolViolation
+    }));
+}
