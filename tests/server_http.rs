@@ -655,6 +655,22 @@ fn a_rust_member_founds_an_empty_rooms_group_and_lists_itself() {
     assert!(room.contains(&session), "{room}");
     let (status, _) = get(&server, "/demo/rooms/nobody/member").unwrap();
     assert_eq!(status, 404);
+    // Taken out, it is gone from the room's list and its seat is free.
+    let (status, _) = request(&server, "DELETE", "/demo/rooms/bots/member", &[], "").unwrap();
+    assert_eq!(status, 204);
+    let (status, _) = get(&server, "/demo/rooms/bots/member").unwrap();
+    assert_eq!(status, 404);
+    let mut room = String::new();
+    for _ in 0..100 {
+        room = get(&server, "/demo/rooms/bots").unwrap().1;
+        if !room.contains(&session) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!room.contains(&session), "{room}");
+    let (status, _) = request(&server, "DELETE", "/demo/rooms/bots/member", &[], "").unwrap();
+    assert_eq!(status, 404);
     // The browser E2EE module is served from the binary, nothing else is.
     let (status, js) = get(&server, "/e2ee/sframe.js").unwrap();
     assert_eq!(status, 200);

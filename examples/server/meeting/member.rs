@@ -40,6 +40,9 @@ pub const SUITE: CipherSuite = CipherSuite::AesGcm128Sha256;
 pub const TRACK: &str = "audio";
 /// How long the echo's source may be silent to us before another takes over.
 const ECHO_HANDOVER: Duration = Duration::from_secs(1);
+/// A member alone in its room this long leaves it, so that a forgotten
+/// bot does not hold one of the server's [`MAX_MEMBERS`] seats forever.
+const ALONE_LEAVE: Duration = Duration::from_secs(30);
 
 /// What a member has done, for its page and the tests.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -91,6 +94,8 @@ struct Member {
     echo_seq: u16,
     echo_ts: EchoClock,
     published: bool,
+    /// Since when no one else is in the room.
+    alone_since: Option<Instant>,
     stats: MemberStats,
 }
 
@@ -196,6 +201,7 @@ impl Members {
             echo_seq: 0,
             echo_ts: EchoClock::default(),
             published: false,
+            alone_since: Some(Instant::now()),
             stats: stats.clone(),
         };
         self.lock().insert(room.to_owned(), member);
@@ -205,6 +211,21 @@ impl Members {
     /// The room's member's stats.
     pub fn stats(&self, room: &str) -> Option<MemberStats> {
         self.lock().get(room).map(|m| m.stats.clone())
+    }
+
+    /// Takes the room's member out: it says goodbye on the channel (the
+    /// group's committer removes it) and its session closes, which takes
+    /// it off the room's list. Whether there was one.
+    pub fn stop(&self, room: &str) -> bool {
+        let Some(m) = self.lock().remove(room) else {
+            return false;
+        };
+        let _ = self.channels.leave(room, m.ticket.client, &m.ticket.token);
+        let session = m.session;
+        let _ = self
+            .node
+            .call(move |node, now| node.close_session(now, session));
+        true
     }
 
     fn tick(&self) {
@@ -236,6 +257,18 @@ impl Members {
         // New tracks of the room to pull, outside the members' lock.
         for (room, me) in wanted {
             self.pull_new(&room, me);
+        }
+        let lonely: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|m| {
+                m.alone_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= ALONE_LEAVE)
+            })
+            .map(|m| m.room.clone())
+            .collect();
+        for room in lonely {
+            self.stop(&room);
         }
         if !out.is_empty() {
             let _ = self.node.call(move |node, now| {
@@ -319,6 +352,11 @@ impl Members {
                 }
             }
             m.forget_departed(&present);
+            if !present.is_empty() {
+                m.alone_since = None;
+            } else if m.alone_since.is_none() {
+                m.alone_since = Some(Instant::now());
+            }
         }
         for (publisher, name) in todo {
             let n = name.clone();

@@ -34,7 +34,8 @@ pub fn module_file(name: &str) -> Option<&'static str> {
 }
 
 /// `…/demo/rooms/{room}/member`: `POST` starts the room's Rust member (or
-/// finds it), `GET` reads what it did.
+/// finds it), `GET` reads what it did, `DELETE` takes it out (it also
+/// leaves by itself after 30 s alone).
 pub fn handle_member(members: Option<&member::Members>, method: &Method, room: &str) -> Reply {
     let Some(members) = members.filter(|_| ids::valid_name(room)) else {
         return Reply::error(StatusCode::NOT_FOUND, "not_found", "no Rust member here");
@@ -48,10 +49,16 @@ pub fn handle_member(members: Option<&member::Members>, method: &Method, room: &
             Some(stats) => Reply::json(StatusCode::OK, &stats),
             None => Reply::error(StatusCode::NOT_FOUND, "not_found", "no member in this room"),
         },
+        Method::DELETE if members.stop(room) => {
+            Reply::bytes(StatusCode::NO_CONTENT, "text/plain", "")
+        }
+        Method::DELETE => {
+            Reply::error(StatusCode::NOT_FOUND, "not_found", "no member in this room")
+        }
         _ => Reply::error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            "GET or POST",
+            "GET, POST or DELETE",
         ),
     }
 }
