@@ -142,6 +142,8 @@ impl Pair {
                     progress = true;
                 }
                 while let Some(packet) = side.assoc.poll_transmit() {
+                    // The default MTU: the DTLS record fits 1150 bytes.
+                    assert!(packet.len() <= 1100, "{} byte SCTP packet", packet.len());
                     link.send(self.now, packet);
                     progress = true;
                 }

@@ -19,9 +19,6 @@ use crate::srtp::DtlsRole;
 
 mod receive;
 
-/// The SCTP packet size we build: 1200 bytes, so the DTLS record around it
-/// (up to 37 bytes with AES-GCM) and IP/UDP still fit a 1280-byte IPv6 MTU.
-const SCTP_MTU: u32 = 1200;
 /// SCTP common header plus DATA chunk header: what a packet spends on
 /// framing before user data.
 const SCTP_DATA_OVERHEAD: u32 = 12 + 16;
@@ -103,7 +100,7 @@ impl Association {
             .with_max_num_outbound_streams(config.max_streams);
         let transport = Arc::new(transport);
         let mut endpoint_config = sctp::EndpointConfig::new();
-        endpoint_config.max_payload_size(SCTP_MTU - SCTP_DATA_OVERHEAD);
+        endpoint_config.max_payload_size(config.mtu - SCTP_DATA_OVERHEAD);
         let endpoint_config = Arc::new(endpoint_config);
         let mut association = Association {
             config,

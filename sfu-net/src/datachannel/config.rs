@@ -14,6 +14,7 @@ pub struct AssociationConfig {
     pub(crate) max_label_len: usize,
     pub(crate) max_events: usize,
     pub(crate) receive_buffer: u32,
+    pub(crate) mtu: u32,
 }
 
 /// RFC 8841 section 6: a peer whose SDP has no `a=max-message-size` takes
@@ -34,6 +35,9 @@ impl Default for AssociationConfig {
             // Four of our largest messages: one can always be reassembled
             // while others wait to be read.
             receive_buffer: 1 << 20,
+            // The endpoint's DTLS datagrams are at most 1150 bytes; an
+            // AES-GCM record adds 37 to the SCTP packet inside.
+            mtu: 1100,
         }
     }
 }
@@ -89,6 +93,14 @@ impl AssociationConfig {
     /// stops draining flow-controls the peer rather than growing memory.
     pub fn with_max_events(mut self, events: usize) -> Self {
         self.max_events = events.max(1);
+        self
+    }
+
+    /// The largest SCTP packet we build (default 1100 bytes, so the DTLS
+    /// record around it fits the endpoint's 1150-byte datagrams); at least
+    /// 512.
+    pub fn with_mtu(mut self, bytes: u32) -> Self {
+        self.mtu = bytes.max(512);
         self
     }
 
