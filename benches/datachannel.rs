@@ -14,9 +14,10 @@
 //!   copying the same 10 000 KiB in 1 KiB pieces.
 //!
 //! Run: `cargo bench --bench datachannel`. On the 2-core development
-//! machine (2026-12): association 49 ms (200 MiB/s, 4.9 µs a message),
-//! fan-out to three 105 ms (3.5 µs per delivered copy), memcpy 1.1 ms
-//! (8.4 GiB/s). Half the association's time is CRC32c and the stack's
+//! machine (2026-12, other builds running, so runs varied by a third):
+//! association 37-63 ms (150-260 MiB/s, 4-6 µs a message), fan-out to
+//! three 103-152 ms (3.4-5 µs per delivered copy), memcpy 1.1-1.8 ms
+//! (5-8 GiB/s). Half the association's time is CRC32c and the stack's
 //! sorting of its queues. For the choice of SCTP crate the same loop was run
 //! on the bare crates outside this repository: `sctp-proto` 0.10.8 44 ms,
 //! `rtc-sctp` 0.21.1 16 ms (hardware CRC32c); why `sctp-proto` anyway is in
