@@ -1,8 +1,20 @@
 //! ICE-lite (RFC 8445 §2.5) for the sessions clients offer: the SFU
 //! answers their checks and sends none. Sessions the SFU offers toward a
-//! third party add the full, controlling agent of [`agent`] (checks,
-//! nomination, consent from our side), whose answers to the peer's checks
-//! still go through the lite state below.
+//! third party add a full agent ([`ControllingIce`] sets it up), whose
+//! answers to the peer's checks still go through the lite state below.
+//! It starts controlling and nominates aggressively (USE-CANDIDATE on every
+//! check: the first pair that answers is selected by both sides, which is
+//! what an ICE-lite peer expects); pairs each remote UDP candidate (at most
+//! [`MAX_REMOTE_CANDIDATES`]) with our local address of its family; starts
+//! one check per [`TA`], retransmits it after [`INITIAL_RTO`] doubling, at
+//! most [`MAX_TRANSMISSIONS`] times; fails the session when nothing
+//! answered within `EndpointConfig::ice_connect_timeout` (10 s); then sends
+//! a consent check every 0.8 to 1.2 × [`CONSENT_INTERVAL`] (RFC 7675).
+//! A response counts only for a transaction in flight, from the address
+//! the check went to, on the local address it left from, with FINGERPRINT
+//! and MESSAGE-INTEGRITY (the peer's password). A 487 response, or a peer
+//! claiming our role with a larger tie-breaker, switches our role; one
+//! claiming it with a smaller tie-breaker is answered 487.
 //!
 //! Each session has local credentials we generate and the remote ufrag
 //! from its offer. A check is valid when its FINGERPRINT and

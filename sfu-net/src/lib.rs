@@ -5,9 +5,13 @@
 //! client's certificate against its offer, SRTP/SRTCP with replay
 //! protection, consent freshness), the `sfu-core` router with its NACK
 //! shield, the SDP offer/answer of every session ([`sdp`]), relay links
-//! to other nodes and direct sessions for participants inside the
+//! to other nodes, direct sessions for participants inside the
 //! application's process ([`Node::open_direct`]; their pulls come out of
-//! [`Node::poll_direct`], drained like the other queues). It deliberately opens no socket, starts no thread, reads
+//! [`Node::poll_direct`], drained like the other queues) and sessions the
+//! node offers toward a third party that only answers, such as another
+//! SFU or a realtime AI endpoint ([`Node::open_third_party`], then
+//! [`Node::accept_answer`]: a full controlling ICE agent of [`ice`], and
+//! the DTLS client when the answer asks for it). It deliberately opens no socket, starts no thread, reads
 //! no clock and draws no randomness of its own (the node's comes from the
 //! seed in its [`NodeConfig`]). The [`driver`] runs a node on a mio thread
 //! with real sockets; any other loop can drive it instead.
@@ -24,10 +28,15 @@
 //! 2. The deadline from [`Node::poll_timeout`] passes: [`Node::handle_timeout`].
 //! 3. The application asks for something: a command such as
 //!    [`Node::create_session`], [`Node::push_tracks`], [`Node::pull_tracks`],
-//!    [`Node::apply_answer`], [`Node::close_tracks`], [`Node::set_layer`] or
-//!    [`Node::open_relay`] (results come back at once; errors per track).
+//!    [`Node::apply_answer`], [`Node::close_tracks`], [`Node::set_layer`],
+//!    [`Node::open_relay`] or [`Node::open_third_party`] (results come back
+//!    at once; errors per track).
 //! 4. Send every [`Transmit`] from `source` to `destination`; act on every
-//!    [`NodeEvent`].
+//!    [`NodeEvent`]. Most datagrams answer one that came in; the node also
+//!    sends on its own from timers (DTLS retransmissions, reports, and the
+//!    connectivity and consent checks of third-party sessions, sent from
+//!    the announced candidate addresses, so those must be addresses the
+//!    socket can send from).
 //!
 //! Queues are bounded: a loop that does not drain loses datagrams and
 //! events (counted in [`NodeStats`]). A complete loop on one socket:
@@ -115,8 +124,9 @@ pub use event::{CloseReason, EndpointEvent, Transmit};
 pub use ice::IceCredentials;
 pub use node::{
     DirectPacket, DirectPull, DirectTrack, Negotiated, Node, NodeConfig, NodeEvent, NodeStats,
-    PullTrack, PushTrack, RelayKeys, RelayLayer, RelayTrack, SdpType, SessionDescription,
-    TrackEndReason, TrackInfo, TrackLocation, TrackOutcome, TrackState, TrackStatus,
+    PullTrack, PushTrack, ReceiveTrack, RelayKeys, RelayLayer, RelayTrack, SdpType,
+    SessionDescription, ThirdPartyOffer, TrackEndReason, TrackInfo, TrackLocation, TrackOutcome,
+    TrackState, TrackStatus,
 };
 pub use session::{SessionKey, TransportConfig};
 /// Sessions are named by the router's id in every layer.

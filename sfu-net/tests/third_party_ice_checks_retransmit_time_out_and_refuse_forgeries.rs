@@ -31,6 +31,7 @@ struct Pair {
     events: [Vec<(Duration, NodeEvent)>; 2],
     a_session: SessionId,
     b_session: SessionId,
+    offer: String,
     answer: String,
 }
 
@@ -68,6 +69,7 @@ impl Pair {
             events: [Vec::new(), Vec::new()],
             a_session: opened.session,
             b_session,
+            offer: opened.offer.sdp,
             answer,
         }
     }
@@ -105,12 +107,12 @@ impl Pair {
             let (due, later): (Vec<_>, Vec<_>) = self.wire.drain(..).partition(|w| w.0 <= now);
             self.wire = later;
             for (_, from, to, d) in due {
-                let n = if to == addr(0) {
-                    &mut self.a
-                } else {
-                    &mut self.b
-                };
-                n.handle_datagram(now, from, to, &d);
+                // Nobody lives at any other address.
+                if to == addr(0) {
+                    self.a.handle_datagram(now, from, to, &d);
+                } else if to == addr(1) {
+                    self.b.handle_datagram(now, from, to, &d);
+                }
             }
             for n in [&mut self.a, &mut self.b] {
                 if n.poll_timeout().is_some_and(|t| t <= now) {
@@ -142,11 +144,15 @@ fn is_stun_request(d: &[u8]) -> bool {
     StunMessage::parse(d).is_ok_and(|m| m.message_type() == stun::BINDING_REQUEST)
 }
 
-fn ice_pwd(sdp: &str) -> String {
+fn sdp_attr(sdp: &str, key: &str) -> String {
     sdp.lines()
-        .find_map(|l| l.trim().strip_prefix("a=ice-pwd:"))
+        .find_map(|l| l.trim().strip_prefix(&format!("a={key}:")))
         .unwrap()
         .to_owned()
+}
+
+fn ice_pwd(sdp: &str) -> String {
+    sdp_attr(sdp, "ice-pwd")
 }
 
 #[test]
@@ -314,4 +320,137 @@ fn an_answer_with_the_wrong_fingerprint_fails_the_session() {
     );
     // ICE itself had worked.
     assert!(p.a.stats().ice.responses_accepted >= 1);
+}
+
+#[test]
+fn consent_lapses_when_the_peer_stops_answering_our_consent_checks() {
+    let mut p = Pair::new(5);
+    let answer = p.answer.clone();
+    p.accept(&answer);
+    p.run(Duration::from_secs(2), &mut |_, _, _| true);
+    assert!(p.connected_at().is_some());
+    // From now on nothing B sends reaches A; A's consent checks still
+    // reach B (which keeps its side alive on them).
+    let mut one_way = |from: SocketAddr, _: SocketAddr, _: &[u8]| from != addr(1);
+    p.run(Duration::from_secs(27), &mut one_way);
+    assert!(p.closed().is_none());
+    p.run(Duration::from_secs(2), &mut one_way);
+    let (at, reason) = p.closed().expect("consent expired");
+    assert!(matches!(reason, CloseReason::ConsentExpired), "{reason:?}");
+    assert!(at >= Duration::from_secs(30), "{at:?}");
+    let ice = p.a.stats().ice;
+    assert!(ice.checks_sent >= 6, "consent checks kept going: {ice:?}");
+}
+
+#[test]
+fn hostile_candidates_in_the_answer_are_bounded() {
+    let mut p = Pair::new(6);
+    let mut extra = String::new();
+    for i in 0..40 {
+        extra.push_str(&format!(
+            "a=candidate:{i} 1 udp 100 203.0.113.{i} 9 typ host\r\n"
+        ));
+    }
+    extra.push_str("a=candidate:x 1 tcp 2130706431 203.0.113.200 9 typ host tcptype passive\r\n");
+    extra.push_str("a=candidate:y 1 udp 2130706431 abcd-ef.local 9 typ host\r\n");
+    extra.push_str("a=candidate:z 1 udp 2130706431 203.0.113.201 0 typ host\r\n");
+    extra.push_str("a=candidate:junk\r\n");
+    let answer = p.answer.replace(
+        "a=end-of-candidates",
+        &format!("{extra}a=end-of-candidates"),
+    );
+    assert_ne!(answer, p.answer);
+    p.a.accept_answer(p.now, p.a_session, &answer).unwrap();
+    // B's answers are lost for 2 s: A checks every pair it made.
+    let mut destinations = Vec::new();
+    let mut record = |from: SocketAddr, to: SocketAddr, d: &[u8]| {
+        if from == addr(0) && is_stun_request(d) && !destinations.contains(&to) {
+            destinations.push(to);
+        }
+        from != addr(1)
+    };
+    p.flush(&mut record);
+    p.run(Duration::from_secs(2), &mut record);
+    assert!(p.a.endpoint().transaction_route_count() <= sfu_net::ice::MAX_REMOTE_CANDIDATES);
+    // B's own candidate has the highest priority: checked first; then
+    // the others, at most the bound, none of the unusable ones.
+    assert_eq!(destinations.first(), Some(&addr(1)));
+    assert_eq!(destinations.len(), sfu_net::ice::MAX_REMOTE_CANDIDATES);
+    assert!(destinations.iter().all(|d| d.port() == 9 || *d == addr(1)));
+    // Then B's retransmitted check is answered.
+    p.run(Duration::from_secs(3), &mut |_, _, _| true);
+    assert!(p.connected_at().is_some());
+    assert!(p.a.endpoint().transaction_route_count() <= sfu_net::ice::MAX_REMOTE_CANDIDATES);
+}
+
+#[test]
+fn an_answer_without_a_usable_candidate_fails_at_once() {
+    let mut p = Pair::new(7);
+    let answer: String = p
+        .answer
+        .lines()
+        .filter(|l| !l.starts_with("a=candidate"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    p.accept(&answer);
+    let (at, reason) = p.closed().expect("failed");
+    assert_eq!(at, Duration::ZERO);
+    assert!(
+        matches!(reason, CloseReason::Failed(Error::IceFailed)),
+        "{reason:?}"
+    );
+    assert_eq!(p.a.endpoint().session_count(), 0);
+}
+
+#[test]
+fn role_conflicts_are_settled_by_the_tie_breaker() {
+    let mut p = Pair::new(8);
+    let answer = p.answer.clone();
+    p.a.accept_answer(p.now, p.a_session, &answer).unwrap();
+    while p.a.poll_transmit().is_some() {}
+    while p.a.poll_event().is_some() {}
+    let (a_ufrag, a_pwd) = (sdp_attr(&p.offer, "ice-ufrag"), ice_pwd(&p.offer));
+    let b_ufrag = sdp_attr(&answer, "ice-ufrag");
+    // A full peer claiming the controlling role too.
+    let claim = |tid: u8, tie_breaker: u64| {
+        let username = format!("{a_ufrag}:{b_ufrag}");
+        let mut out = Vec::new();
+        stun::write_message(
+            &mut out,
+            stun::BINDING_REQUEST,
+            &[tid; 12],
+            &[
+                (stun::attr::USERNAME, username.as_bytes()),
+                (stun::attr::ICE_CONTROLLING, &tie_breaker.to_be_bytes()),
+            ],
+            Some(a_pwd.as_bytes()),
+        );
+        out
+    };
+    let now = p.now + Duration::from_millis(1);
+    // A smaller tie-breaker than any: we keep control and answer 487.
+    p.a.handle_datagram(now, addr(1), addr(0), &claim(1, 0));
+    let reply = p.a.poll_transmit().unwrap();
+    let msg = StunMessage::parse(&reply.contents).unwrap();
+    assert_eq!(msg.message_type(), stun::BINDING_ERROR);
+    assert_eq!(msg.error_code(), Some(stun::ROLE_CONFLICT));
+    assert!(matches!(msg.ice_role(), Some((true, _))));
+    assert!(msg.verify_integrity(a_pwd.as_bytes()) && msg.verify_fingerprint());
+    assert_eq!(p.a.endpoint().selected_path(p.a_session), None);
+    assert_eq!(p.a.stats().ice.role_conflicts_answered, 1);
+    // The largest: we become controlled and answer, and the peer's valid
+    // check selects the path (the controlling side decides now).
+    p.a.handle_datagram(now, addr(1), addr(0), &claim(2, u64::MAX));
+    let reply = p.a.poll_transmit().unwrap();
+    let msg = StunMessage::parse(&reply.contents).unwrap();
+    assert_eq!(msg.message_type(), stun::BINDING_SUCCESS);
+    assert_eq!(p.a.stats().ice.role_switches, 1);
+    assert_eq!(
+        p.a.endpoint().selected_path(p.a_session),
+        Some((addr(1), addr(0)))
+    );
+    // As the DTLS client, A starts its handshake on the selected path.
+    let hello = p.a.poll_transmit().unwrap();
+    assert_eq!(hello.destination, addr(1));
+    assert!((20..64).contains(&hello.contents[0]), "a DTLS record");
 }

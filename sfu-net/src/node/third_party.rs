@@ -43,6 +43,19 @@ use super::commands::{check_count, check_rid};
 use super::event::{Negotiated, PullTrack, SessionDescription, TrackOutcome, TrackState};
 use super::session::Session;
 
+/// Names of tracks to receive are 1 to 256 bytes, unique within one call.
+fn check_receive(receive: &[ReceiveTrack]) -> Result<(), Error> {
+    for (i, r) in receive.iter().enumerate() {
+        if r.name.is_empty() || r.name.len() > crate::sdp::limits::MAX_TOKEN_BYTES {
+            return Err(Error::InvalidTrackName);
+        }
+        if receive.iter().take(i).any(|o| o.name == r.name) {
+            return Err(Error::DuplicateTrackName(r.name.clone()));
+        }
+    }
+    Ok(())
+}
+
 /// A track the third party sends the node, published in its session
 /// under `name` once the answer sends on the section offered for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +107,11 @@ impl Node {
     /// for it: `pulls` are tracks of any session sent *to* the third party
     /// (each a `sendonly` section), `receive` the tracks it should send
     /// us (each a `recvonly` section). Post the offer to the third party
-    /// and give its answer to [`Node::accept_answer`]. See the
-    /// [module documentation](self) for what happens then.
+    /// and give its answer to [`Node::accept_answer`]: our ICE agent then
+    /// checks the answer's candidates as the controlling agent, DTLS runs
+    /// as the client (answer `a=setup:passive`) or the server (`active`),
+    /// and [`NodeEvent::Connected`](super::NodeEvent::Connected) or
+    /// [`NodeEvent::Closed`](super::NodeEvent::Closed) follows.
     ///
     /// Refused as a whole (no session is left behind) when there is
     /// nothing to offer, for too many tracks, an invalid layer or track
@@ -110,14 +126,7 @@ impl Node {
         for pull in pulls {
             check_rid(pull.layer.as_deref())?;
         }
-        for (i, r) in receive.iter().enumerate() {
-            if r.name.is_empty() || r.name.len() > crate::sdp::limits::MAX_TOKEN_BYTES {
-                return Err(Error::InvalidTrackName);
-            }
-            if receive.iter().take(i).any(|o| o.name == r.name) {
-                return Err(Error::DuplicateTrackName(r.name.clone()));
-            }
-        }
+        check_receive(receive)?;
         let session = self.create_session_as(now, true)?;
         let r = self.third_party_offer(session, pulls, receive);
         if r.is_err() {
@@ -143,6 +152,88 @@ impl Node {
                 result,
             });
         }
+        self.add_receivers(session, receive, &mut tracks)?;
+        let offer = self.offer(session)?;
+        if let Some(c) = self.sessions.get(&session).and_then(Session::client) {
+            for (o, pull) in tracks.iter_mut().zip(pulls) {
+                o.mid = c
+                    .offered
+                    .iter()
+                    .find(|x| x.publisher == pull.publisher && x.name == pull.name)
+                    .and_then(|x| x.sender.mid.clone());
+            }
+        }
+        Ok(ThirdPartyOffer {
+            session,
+            offer,
+            tracks,
+        })
+    }
+
+    /// A session toward a third party with nothing to offer yet, for an
+    /// application that builds its first offer in steps (Calls'
+    /// `sessions/new?thirdparty=true`, then `tracks/new`): add tracks for
+    /// it with [`Node::pull_tracks`] (no offer given: the node's offer
+    /// comes back) or [`Node::receive_tracks`], then give the answer to
+    /// [`Node::accept_answer`]. Like any session it is closed after
+    /// [`NodeConfig::negotiation_timeout`](super::NodeConfig::negotiation_timeout)
+    /// without a completed exchange.
+    pub fn create_third_party_session(&mut self, now: Instant) -> Result<SessionId, Error> {
+        self.create_session_as(now, true)
+    }
+
+    /// Asks the peer of `session` (typically a third party) to send us
+    /// tracks: one `recvonly` section each, in a new offer of the node's
+    /// (returned in [`Negotiated::description`]); give the answer to
+    /// [`Node::accept_answer`], which publishes them. Per track its `mid`
+    /// and [`TrackState::Waiting`], or why not.
+    pub fn receive_tracks(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        receive: &[ReceiveTrack],
+    ) -> Result<Negotiated, Error> {
+        let r = self.receive_tracks_now(session, receive);
+        self.pump(now);
+        r
+    }
+
+    fn receive_tracks_now(
+        &mut self,
+        session: SessionId,
+        receive: &[ReceiveTrack],
+    ) -> Result<Negotiated, Error> {
+        check_count(receive.len())?;
+        check_receive(receive)?;
+        let s = self.sessions.get(&session).ok_or(Error::UnknownSession)?;
+        let c = s.client().ok_or(Error::NotAClient)?;
+        for r in receive {
+            if c.receivers.iter().any(|(_, name)| *name == r.name)
+                || s.published.iter().any(|p| p.name == r.name)
+            {
+                return Err(Error::DuplicateTrackName(r.name.clone()));
+            }
+        }
+        let mut tracks = Vec::with_capacity(receive.len());
+        self.add_receivers(session, receive, &mut tracks)?;
+        let description = if tracks.iter().any(|t| t.result.is_ok()) {
+            Some(self.offer(session)?)
+        } else {
+            None
+        };
+        Ok(Negotiated {
+            description,
+            tracks,
+        })
+    }
+
+    /// Adds a receiving section per track to `session`'s next offer.
+    fn add_receivers(
+        &mut self,
+        session: SessionId,
+        receive: &[ReceiveTrack],
+        tracks: &mut Vec<TrackOutcome>,
+    ) -> Result<(), Error> {
         for r in receive {
             let c = self.client_mut(session)?;
             let result = c
@@ -161,21 +252,7 @@ impl Node {
                 result,
             });
         }
-        let offer = self.offer(session)?;
-        if let Some(c) = self.sessions.get(&session).and_then(Session::client) {
-            for (o, pull) in tracks.iter_mut().zip(pulls) {
-                o.mid = c
-                    .offered
-                    .iter()
-                    .find(|x| x.publisher == pull.publisher && x.name == pull.name)
-                    .and_then(|x| x.sender.mid.clone());
-            }
-        }
-        Ok(ThirdPartyOffer {
-            session,
-            offer,
-            tracks,
-        })
+        Ok(())
     }
 
     /// Applies the answer to the node's offer on `session`, as
