@@ -21,7 +21,9 @@
 //! a Finished that does not verify, ...) still ends the session, as do a
 //! fingerprint mismatch and a handshake without an SRTP profile. As a
 //! client the screen (which knows only what clients send) is not used:
-//! junk from the server's path reaches dimpl, and may end the handshake.
+//! records from the server's path go to dimpl, which drops malformed or
+//! unauthenticated ones (`tests/third_party_dtls_client_survives_junk.rs`);
+//! a plaintext fatal alert ends the session on either side.
 
 use std::fmt;
 use std::str::FromStr;
