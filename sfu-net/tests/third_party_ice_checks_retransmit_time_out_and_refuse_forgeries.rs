@@ -454,3 +454,30 @@ fn role_conflicts_are_settled_by_the_tie_breaker() {
     assert_eq!(hello.destination, addr(1));
     assert!((20..64).contains(&hello.contents[0]), "a DTLS record");
 }
+
+#[test]
+fn the_same_seed_draws_the_same_checks() {
+    // Transaction ids and the tie-breaker come from the node's seeded
+    // generator: two runs from the same seeds send the same checks.
+    let checks = || {
+        let mut p = Pair::new(9);
+        let answer = p.answer.clone();
+        p.a.accept_answer(p.now, p.a_session, &answer).unwrap();
+        let mut sent = Vec::new();
+        let mut record = |from: SocketAddr, _: SocketAddr, d: &[u8]| {
+            if from == addr(0) && is_stun_request(d) {
+                sent.push(d.to_vec());
+            }
+            // B never answers: every retransmission and the failure.
+            from != addr(1)
+        };
+        p.flush(&mut record);
+        p.run(Duration::from_secs(11), &mut record);
+        sent
+    };
+    let first = checks();
+    assert_eq!(first.len(), 5);
+    assert_eq!(first, checks());
+    let role = StunMessage::parse(&first[0]).unwrap().ice_role();
+    assert!(matches!(role, Some((true, t)) if t != 0));
+}
