@@ -25,7 +25,7 @@
 //! A check carries nothing that ages, so a captured one stays valid: replayed
 //! from another address it would move the session's media there. Every
 //! verified transaction is therefore remembered, with the path it came
-//! from, for [`REPLAY_WINDOW`] (longer than the consent window); the same
+//! from, for `REPLAY_WINDOW` (longer than the consent window); the same
 //! transaction from another path within it is refused. The memory is
 //! bounded by bounding the rate at which a session's peer may start new
 //! transactions, so no flood of valid checks can push a captured one out.

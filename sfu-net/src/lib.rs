@@ -11,9 +11,14 @@
 //! node offers toward a third party that only answers, such as another
 //! SFU or a realtime AI endpoint ([`Node::open_third_party`], then
 //! [`Node::accept_answer`]: a full controlling ICE agent of [`ice`], and
-//! the DTLS client when the answer asks for it). It deliberately opens no socket, starts no thread, reads
-//! no clock and draws no randomness of its own (the node's comes from the
-//! seed in its [`NodeConfig`]). The [`driver`] runs a node on a mio thread
+//! the DTLS client when the answer asks for it). [`datachannel`] holds
+//! the data-channel engine (SCTP over DTLS, DCEP, fan-out), not yet wired
+//! into sessions. It deliberately opens no socket, starts no thread,
+//! reads no clock and draws no randomness of its own (the node's comes
+//! from the seed in its [`NodeConfig`]; the one exception is the SCTP
+//! stack under [`datachannel`], which draws its verification tags and
+//! initial TSNs from the thread's RNG, so its packets, not its timing,
+//! differ between runs). The [`driver`] runs a node on a mio thread
 //! with real sockets; any other loop can drive it instead.
 //!
 //! # Run-loop contract
@@ -98,7 +103,6 @@
 )]
 
 pub mod cluster;
-/// WebRTC data channels: SCTP over DTLS, DCEP, and fan-out to subscribers (sans-IO).
 pub mod datachannel;
 pub mod demux;
 pub mod driver;

@@ -36,7 +36,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Largest datagram we accept; a longer one is truncated by the kernel and
-/// skipped by [`RecvBatch::iter`].
+/// skipped by `RecvBatch::iter`.
 pub const MAX_DATAGRAM: usize = 2048;
 
 /// Datagrams read or written per system call.
