@@ -284,21 +284,27 @@ impl IceLite {
         self.controlling = controlling;
     }
 
+    /// Adds a path not yet known, evicting the least recently used one
+    /// that is not selected when the list is full.
+    fn add_path(&mut self, path: Path, update: &mut PathUpdate) {
+        if self.paths.len() >= self.max_paths {
+            let victim = self
+                .paths
+                .iter()
+                .position(|p| Some(*p) != self.selected)
+                .unwrap_or(0);
+            update.evicted = Some(self.paths.remove(victim));
+        }
+        self.paths.push(path);
+        update.added = true;
+    }
+
     /// Our controlling agent's check on `path` succeeded: the path is
     /// bound and selected, and consent is fresh.
     pub(crate) fn select_checked(&mut self, now: Instant, path: Path) -> PathUpdate {
         let mut update = PathUpdate::default();
         if !self.paths.contains(&path) {
-            if self.paths.len() >= self.max_paths {
-                let victim = self
-                    .paths
-                    .iter()
-                    .position(|p| Some(*p) != self.selected)
-                    .unwrap_or(0);
-                update.evicted = Some(self.paths.remove(victim));
-            }
-            self.paths.push(path);
-            update.added = true;
+            self.add_path(path, &mut update);
         }
         if self.selected != Some(path) {
             self.selected = Some(path);
@@ -379,16 +385,7 @@ impl IceLite {
             let p = self.paths.remove(i);
             self.paths.push(p);
         } else {
-            if self.paths.len() >= self.max_paths {
-                let victim = self
-                    .paths
-                    .iter()
-                    .position(|p| Some(*p) != self.selected)
-                    .unwrap_or(0);
-                update.evicted = Some(self.paths.remove(victim));
-            }
-            self.paths.push(path);
-            update.added = true;
+            self.add_path(path, &mut update);
         }
         // While our own agent controls, its checks select; the peer's
         // only prove the path.

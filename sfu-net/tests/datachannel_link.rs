@@ -168,11 +168,10 @@ impl Pair {
         }
     }
 
-    /// Moves simulated time to the next thing due (a delivery, a timer),
-    /// at most [`TICK`] on.
-    pub fn tick(&mut self) {
-        self.settle();
-        let next = [
+    /// Everything due on the link: deliveries both ways and both
+    /// associations' timers.
+    fn deadlines(&self) -> impl Iterator<Item = Instant> + use<> {
+        [
             self.down.next_delivery(),
             self.up.next_delivery(),
             self.sfu.assoc.poll_timeout(),
@@ -180,8 +179,16 @@ impl Pair {
         ]
         .into_iter()
         .flatten()
-        .min()
-        .map_or(self.now + TICK, |t| t.clamp(self.now, self.now + TICK));
+    }
+
+    /// Moves simulated time to the next thing due (a delivery, a timer),
+    /// at most [`TICK`] on.
+    pub fn tick(&mut self) {
+        self.settle();
+        let next = self
+            .deadlines()
+            .min()
+            .map_or(self.now + TICK, |t| t.clamp(self.now, self.now + TICK));
         self.now = next.max(self.now + Duration::from_micros(1));
         self.settle();
     }
@@ -191,17 +198,11 @@ impl Pair {
     pub fn advance_to(&mut self, until: Instant) {
         while self.now < until {
             self.settle();
-            let next = [
-                self.down.next_delivery(),
-                self.up.next_delivery(),
-                self.sfu.assoc.poll_timeout(),
-                self.peer.assoc.poll_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter(|t| *t > self.now)
-            .min()
-            .map_or(until, |t| t.min(until));
+            let next = self
+                .deadlines()
+                .filter(|t| *t > self.now)
+                .min()
+                .map_or(until, |t| t.min(until));
             self.now = next;
             self.settle();
         }

@@ -200,10 +200,25 @@ impl Negotiation {
     /// The payload type for `codec` in this bundle: the one already used for
     /// the same format, else `preferred` if free, else a free dynamic one.
     fn payload_type(&self, codec: &PayloadFormat, preferred: u8) -> Result<u8, SdpError> {
-        if let Some(existing) = self.live_codecs().find(|c| c.same_format(codec)) {
+        self.payload_type_among(codec, preferred, &[])
+    }
+
+    /// The payload type for `codec` in this bundle, also avoiding those of
+    /// `pending` (codecs of the section being built).
+    fn payload_type_among(
+        &self,
+        codec: &PayloadFormat,
+        preferred: u8,
+        pending: &[PayloadFormat],
+    ) -> Result<u8, SdpError> {
+        if let Some(existing) = self
+            .live_codecs()
+            .chain(pending)
+            .find(|c| c.same_format(codec))
+        {
             return Ok(existing.pt);
         }
-        let used = |pt: u8| self.live_codecs().any(|c| c.pt == pt);
+        let used = |pt: u8| self.live_codecs().chain(pending).any(|c| c.pt == pt);
         if !used(preferred) {
             return Ok(preferred);
         }

@@ -39,35 +39,6 @@ impl Negotiation {
         self.third_party
     }
 
-    /// The payload type for `codec` in this bundle, also avoiding those of
-    /// `pending` (codecs of the section being built).
-    fn payload_type_among(
-        &self,
-        codec: &PayloadFormat,
-        preferred: u8,
-        pending: &[PayloadFormat],
-    ) -> Result<u8, SdpError> {
-        if let Some(existing) = self
-            .live_codecs()
-            .chain(pending)
-            .find(|c| c.same_format(codec))
-        {
-            return Ok(existing.pt);
-        }
-        let used = |pt: u8| self.live_codecs().chain(pending).any(|c| c.pt == pt);
-        if !used(preferred) {
-            return Ok(preferred);
-        }
-        DYNAMIC_PTS
-            .into_iter()
-            .flatten()
-            .find(|pt| !used(*pt))
-            .ok_or(SdpError::TooMany {
-                what: "payload types in the bundle",
-                limit: 64,
-            })
-    }
-
     /// Adds a `recvonly` section of `kind` (audio or video) offering every
     /// codec of ours of that kind (video with RTX when enabled), and
     /// returns its mid; it takes effect with the next offer. What the
