@@ -15,13 +15,13 @@
 
 #[path = "committer_traces/hostile.rs"]
 mod hostile;
+mod js_replay;
 mod model;
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use hostile::{hostile, u64s};
+use js_replay::{clean, hex, replay, scratch, write_lines};
 use model::ModelKeying;
 use model::world::{Slot, Step, World};
 use serde_json::{Value, json};
@@ -65,14 +65,6 @@ struct Totals {
     crash_between_welcome_and_commit: usize,
     hostile_schedules: usize,
     states: usize,
-}
-
-fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
 }
 
 /// Rust `Error` as the JS twin names it: variant, payload, `Display`.
@@ -392,40 +384,6 @@ fn flood_schedule(totals: &mut Totals) -> String {
     json!({"seed": "flood", "log": log, "clients": [client]}).to_string()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sfu-e2ee-traces-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
-}
-
-/// Removes `file` and, once the other test is done with it too, the directory.
-fn clean(file: &Path) {
-    let _ = std::fs::remove_file(file);
-    if let Some(dir) = file.parent() {
-        let _ = std::fs::remove_dir(dir);
-    }
-}
-
-/// Runs the JS replay on `trace`: (exit success, stdout + stderr).
-fn replay(trace: &Path) -> (bool, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/e2ee_traces.mjs");
-    let out = std::process::Command::new("node")
-        .arg(&script)
-        .arg(trace)
-        .output()
-        .expect("node (v20) must be on PATH");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn write_lines(path: &Path, lines: &[String]) {
-    std::fs::write(path, lines.join("\n") + "\n").expect("write trace");
-}
-
 #[test]
 fn js_call_member_replays_rust_traces() {
     let t = std::time::Instant::now();
@@ -434,7 +392,7 @@ fn js_call_member_replays_rust_traces() {
         .map(|seed| run_schedule(seed, &mut totals))
         .collect();
     lines.push(flood_schedule(&mut totals));
-    let path = scratch("traces.jsonl");
+    let path = scratch("traces", "traces.jsonl");
     write_lines(&path, &lines);
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let generated = t.elapsed();
@@ -475,7 +433,7 @@ fn a_corrupted_trace_is_reported() {
     let mut totals = Totals::default();
     // Enough schedules that each kind of output appears.
     let lines: Vec<String> = (0..200).map(|s| run_schedule(s, &mut totals)).collect();
-    let path = scratch("small.jsonl");
+    let path = scratch("traces", "small.jsonl");
     write_lines(&path, &lines);
     let (ok, text) = replay(&path);
     assert!(ok, "{text}");
@@ -543,7 +501,7 @@ fn a_corrupted_trace_is_reported() {
             hit
         });
         assert!(done, "no trace has {what} to corrupt");
-        let path = scratch("corrupted.jsonl");
+        let path = scratch("traces", "corrupted.jsonl");
         write_lines(&path, &bad);
         let (ok, text) = replay(&path);
         assert!(!ok, "a corrupted {what} went unnoticed:\n{text}");
@@ -551,7 +509,7 @@ fn a_corrupted_trace_is_reported() {
         println!("corrupted {what}: {}", text.lines().next().unwrap_or(""));
         clean(&path);
     }
-    clean(&scratch("small.jsonl"));
+    clean(&scratch("traces", "small.jsonl"));
 }
 
 fn edit_output(client: &mut Value, f: impl Fn(&mut Value) -> Option<()>) -> bool {

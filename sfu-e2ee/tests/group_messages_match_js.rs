@@ -7,21 +7,15 @@
 //! `tests/browser/e2ee_traces.mjs`, and a flipped verdict must be reported.
 //! Run: `cargo test -p sfu-e2ee --release --test group_messages_match_js -- --nocapture`.
 
+mod js_replay;
+
 use std::collections::HashSet;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use sfu_e2ee::wire::{ClientId, CommitRef, GroupMessage, MAX_LISTED_CLIENTS, MAX_MESSAGE_LEN};
 use sfu_testkit::rng::Rng;
 
-fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
-}
+use js_replay::{clean, hex, scratch, write_lines};
 
 /// The decoded fields, in the words `e2ee_traces.mjs` uses.
 fn describe(m: &GroupMessage) -> String {
@@ -220,36 +214,12 @@ fn cases() -> Vec<(Vec<u8>, Option<String>)> {
         .collect()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sfu-e2ee-wire-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
-}
-
-/// Removes `file` and, once the other test is done with it too, the directory.
-fn clean(file: &Path) {
-    let _ = std::fs::remove_file(file);
-    if let Some(dir) = file.parent() {
-        let _ = std::fs::remove_dir(dir);
-    }
-}
-
 fn replay(lines: &[String], name: &str) -> (bool, String) {
-    let path = scratch(name);
-    std::fs::write(&path, lines.join("\n") + "\n").expect("write cases");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/e2ee_traces.mjs");
-    let out = std::process::Command::new("node")
-        .arg(&script)
-        .arg(&path)
-        .output()
-        .expect("node (v20) must be on PATH");
+    let path = scratch("wire", name);
+    write_lines(&path, lines);
+    let r = js_replay::replay(&path);
     clean(&path);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    r
 }
 
 fn line((b, verdict): &(Vec<u8>, Option<String>)) -> String {
